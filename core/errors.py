@@ -1,0 +1,42 @@
+"""Errors the user can act on.
+
+Every error the studio shows names the file and the problem in one line, so the CLI and the
+window can print ``str(err)`` as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class StudioError(Exception):
+    """A user-facing failure: ``str()`` is ``"<file>: <problem>"``."""
+
+    def __init__(self, path: str | Path | None, problem: str) -> None:
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
+
+
+class MediaError(StudioError):
+    """A media file that cannot be opened or decoded."""
+
+
+class NoFaceError(StudioError):
+    """No human face was found where one is needed."""
+
+
+class TranscriptError(StudioError):
+    """A transcript that is empty, unreadable or not UTF-8."""
+
+
+class AlignError(StudioError):
+    """Forced alignment or recognition failed."""
+
+
+class TrackerUnavailable(StudioError):
+    """A tracking backend that cannot run here (missing package or weights)."""
+
+
+class Cancelled(Exception):
+    """A long job was cancelled by the user; whatever was cached stays valid."""
