@@ -60,14 +60,58 @@ def mediapipe_regions(clip: str) -> dict:
     q /= np.linalg.norm(p[263] - p[33])
 
     lips = {i for e in c.FACEMESH_LIPS for i in e}
-    outer = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39,
-             40, 185]
-    inner = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81,
-             80, 191]
+    outer = [
+        61,
+        146,
+        91,
+        181,
+        84,
+        17,
+        314,
+        405,
+        321,
+        375,
+        291,
+        409,
+        270,
+        269,
+        267,
+        0,
+        37,
+        39,
+        40,
+        185,
+    ]
+    inner = [
+        78,
+        95,
+        88,
+        178,
+        87,
+        14,
+        317,
+        402,
+        318,
+        324,
+        308,
+        415,
+        310,
+        311,
+        312,
+        13,
+        82,
+        81,
+        80,
+        191,
+    ]
     assert set(outer) | set(inner) == lips
     oval = _ring(c.FACEMESH_FACE_OVAL)
-    left_eye = sorted({i for e in c.FACEMESH_LEFT_EYE for i in e} | {i for e in c.FACEMESH_LEFT_IRIS for i in e})
-    right_eye = sorted({i for e in c.FACEMESH_RIGHT_EYE for i in e} | {i for e in c.FACEMESH_RIGHT_IRIS for i in e})
+    left_eye = sorted(
+        {i for e in c.FACEMESH_LEFT_EYE for i in e} | {i for e in c.FACEMESH_LEFT_IRIS for i in e}
+    )
+    right_eye = sorted(
+        {i for e in c.FACEMESH_RIGHT_EYE for i in e} | {i for e in c.FACEMESH_RIGHT_IRIS for i in e}
+    )
     left_brow = sorted({i for e in c.FACEMESH_LEFT_EYEBROW for i in e})
     right_brow = sorted({i for e in c.FACEMESH_RIGHT_EYEBROW for i in e})
     nose = sorted({i for e in c.FACEMESH_NOSE for i in e})
@@ -84,11 +128,25 @@ def mediapipe_regions(clip: str) -> dict:
     bridge = [168, 6, 197, 195, 5]
     rigid = sorted(set(forehead) | set(temples) | set(bridge))
 
-    taken = set(outer) | set(inner) | set(left_eye) | set(right_eye) | set(left_brow) | set(right_brow) | set(nose)
-    jaw = sorted({i for i in range(468) if q[i, 1] > chin_lip + 0.02} | {i for i in oval if q[i, 1] > mouth_y - 0.1})
+    taken = (
+        set(outer)
+        | set(inner)
+        | set(left_eye)
+        | set(right_eye)
+        | set(left_brow)
+        | set(right_brow)
+        | set(nose)
+    )
+    jaw = sorted(
+        {i for i in range(468) if q[i, 1] > chin_lip + 0.02}
+        | {i for i in oval if q[i, 1] > mouth_y - 0.1}
+    )
     cheeks = sorted(
-        i for i in range(468)
-        if i not in taken and i not in jaw and eye_bottom + 0.03 < q[i, 1] < mouth_y + 0.05
+        i
+        for i in range(468)
+        if i not in taken
+        and i not in jaw
+        and eye_bottom + 0.03 < q[i, 1] < mouth_y + 0.05
         and nose_half + 0.02 < abs(q[i, 0]) < 0.95 * oval_half.max()
     )
     mouth = sorted(set(outer) | set(inner) | set(jaw))
@@ -97,7 +155,7 @@ def mediapipe_regions(clip: str) -> dict:
         "tracker": "mediapipe",
         "points": n,
         "note": "Index sets into MediaPipe FaceMesh's 478 points (refine_landmarks). "
-                "Made by tools/make_regions.py.",
+        "Made by tools/make_regions.py.",
         "regions": {
             "lips_outer": outer,
             "lips_inner": inner,
@@ -113,8 +171,14 @@ def mediapipe_regions(clip: str) -> dict:
             "mouth": mouth,
         },
         "landmarks": {
-            "upper_lip_inner": 13, "lower_lip_inner": 14, "mouth_left": 291, "mouth_right": 61,
-            "eye_right_outer": 33, "eye_left_outer": 263, "forehead": 10, "chin": 152,
+            "upper_lip_inner": 13,
+            "lower_lip_inner": 14,
+            "mouth_left": 291,
+            "mouth_right": 61,
+            "eye_right_outer": 33,
+            "eye_left_outer": 263,
+            "forehead": 10,
+            "chin": 152,
             "nose_tip": 1,
         },
         "triangles": tris,
@@ -145,15 +209,29 @@ def ibug68_regions() -> dict:
         "points": 68,
         "note": "Index sets into the iBUG 300-W 68-point layout used by face-alignment.",
         "regions": {
-            "lips_outer": r(48, 60), "lips_inner": r(60, 68), "jaw": r(3, 14),
-            "left_eye": r(42, 48), "right_eye": r(36, 42), "left_brow": r(22, 27),
-            "right_brow": r(17, 22), "nose": r(27, 36), "cheeks": [1, 2, 3, 13, 14, 15, 31, 35],
-            "face_oval": r(0, 17) + r(17, 27)[::-1], "rigid": [0, 1, 15, 16, 27, 28, 29, 30, 39, 42],
+            "lips_outer": r(48, 60),
+            "lips_inner": r(60, 68),
+            "jaw": r(3, 14),
+            "left_eye": r(42, 48),
+            "right_eye": r(36, 42),
+            "left_brow": r(22, 27),
+            "right_brow": r(17, 22),
+            "nose": r(27, 36),
+            "cheeks": [1, 2, 3, 13, 14, 15, 31, 35],
+            "face_oval": r(0, 17) + r(17, 27)[::-1],
+            "rigid": [0, 1, 15, 16, 27, 28, 29, 30, 39, 42],
             "mouth": r(48, 68) + r(3, 14),
         },
         "landmarks": {
-            "upper_lip_inner": 62, "lower_lip_inner": 66, "mouth_left": 54, "mouth_right": 48,
-            "eye_right_outer": 36, "eye_left_outer": 45, "forehead": 27, "chin": 8, "nose_tip": 30,
+            "upper_lip_inner": 62,
+            "lower_lip_inner": 66,
+            "mouth_left": 54,
+            "mouth_right": 48,
+            "eye_right_outer": 36,
+            "eye_left_outer": 45,
+            "forehead": 27,
+            "chin": 8,
+            "nose_tip": 30,
         },
         "triangles": [],
     }

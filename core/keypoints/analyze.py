@@ -46,7 +46,9 @@ class KeypointAnalysis:
         return float((np.asarray(self.cache.validity) > 0).mean())
 
 
-def cache_key(media_hash: str, tracker: Tracker, face_index: int | None, face_box: Box | None) -> str:
+def cache_key(
+    media_hash: str, tracker: Tracker, face_index: int | None, face_box: Box | None
+) -> str:
     key = f"{media_hash}-{tracker.name}-{tracker.version}"
     if face_index:
         key += f"-face{face_index}"

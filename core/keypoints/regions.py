@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class RegionSet:
         return m
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_regions(tracker: str = "mediapipe") -> RegionSet:
     path = resources_dir() / "regions" / f"{tracker}.json"
     data = json.loads(path.read_text())

@@ -40,9 +40,8 @@ class FaceAlignmentSession:
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-            kind = getattr(face_alignment.LandmarksType, "THREE_D", None) or getattr(
-                face_alignment.LandmarksType, "_3D"
-            )
+            types = face_alignment.LandmarksType
+            kind = getattr(types, "THREE_D", None) or getattr(types, "_3D")
             self._fa = face_alignment.FaceAlignment(kind, device=device, flip_input=False)
         except Exception as exc:  # URLError, HTTPError, RuntimeError from a partial file
             raise TrackerUnavailable(

@@ -13,7 +13,7 @@ def find_gaps(found: np.ndarray) -> list[tuple[int, int]]:
     """Runs of frames without a face, as [start, stop) index pairs."""
     missing = np.concatenate([[False], ~found.astype(bool), [False]])
     edges = np.flatnonzero(np.diff(missing.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def fill_gaps(

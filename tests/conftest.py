@@ -1,0 +1,18 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# CI clones the repository so that ../shared sits beside its root.
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real test media (``manifest.json`` describes each file)."""
+    if not (SHARED_DATA / "manifest.json").is_file():
+        pytest.skip(f"../shared/data is absent: the real test media belong in {SHARED_DATA}")
+    return SHARED_DATA
