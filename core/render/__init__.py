@@ -1,0 +1,1 @@
+"""Renderers: draw frame t from the source frame and its tracked and edited keypoints."""
