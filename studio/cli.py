@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--language", default="en", help="language of the speech (en aligns words)")
     a.add_argument("--cache", type=Path, help="cache folder (default: the user cache)")
     a.add_argument("--json", action="store_true", help="print the summary as JSON")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -71,7 +72,7 @@ class _Bar:
 def _analyze(args: argparse.Namespace) -> int:
     from core.analysis import analyze
 
-    bar = _Bar(enabled=sys.stderr.isatty() or not args.json)
+    bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
     try:
         result = analyze(
             args.media, audio=args.audio, transcript=args.transcript, cache_root=args.cache,

@@ -41,7 +41,7 @@ class FaceAlignmentSession:
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
             types = face_alignment.LandmarksType
-            kind = getattr(types, "THREE_D", None) or getattr(types, "_3D")
+            kind = getattr(types, "THREE_D", None) or types._3D
             self._fa = face_alignment.FaceAlignment(kind, device=device, flip_input=False)
         except Exception as exc:  # URLError, HTTPError, RuntimeError from a partial file
             raise TrackerUnavailable(

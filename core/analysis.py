@@ -1,0 +1,128 @@
+"""The analysis job: track and cache the face, align the speech, summarise both.
+
+Inputs are all checked before any long work starts, so a bad transcript or audio file
+never leaves a half-made cache behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.align import Alignment, align, read_transcript
+from core.hashing import file_hash
+from core.keypoints.analyze import KeypointAnalysis, analyze_keypoints
+from core.media import load_audio, open_media
+from core.media.audio import is_silent
+from core.paths import user_cache_dir
+from core.tracking.base import get_tracker
+from core.tracking.selection import Box
+
+Progress = Callable[[str, float, float], None]
+
+
+@dataclass
+class AnalysisResult:
+    media: Path
+    frame_count: int
+    fps: float
+    duration: float
+    keypoints: KeypointAnalysis
+    alignment: Alignment | None
+    audio: Path | None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """What ``studio analyze`` prints, as plain data (``--json`` prints it as is)."""
+        kp = self.keypoints
+        gaps = [{"start_s": round(a / self.fps, 3), "end_s": round(b / self.fps, 3),
+                 "frames": b - a} for a, b in kp.gaps]
+        al = self.alignment
+        return {
+            "media": str(self.media),
+            "frames": self.frame_count,
+            "fps": round(self.fps, 3),
+            "duration_s": round(self.duration, 3),
+            "face_found_share": round(kp.face_share, 4),
+            "gaps": gaps,
+            "tracker": kp.cache.tracker,
+            "keypoints_from_cache": kp.from_cache,
+            "resumed_at_frame": kp.resumed_at,
+            "frames_tracked_now": kp.tracked_now,
+            "cache": str(kp.cache.folder),
+            "cache_mb": round(kp.cache.nbytes_on_disk() / 1e6, 3),
+            "audio": None if self.audio is None else str(self.audio),
+            "words_aligned": 0 if al is None else len(al.words),
+            "alignment_source": None if al is None else al.source,
+            "words_reliable": None if al is None else al.words_reliable,
+            "warnings": self.warnings + ([] if al is None else list(al.notes)),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def analyze(
+    media: str | Path,
+    *,
+    audio: str | Path | None = None,
+    transcript: str | Path | None = None,
+    cache_root: Path | None = None,
+    tracker: str = "mediapipe",
+    face_index: int | None = None,
+    face_box: Box | None = None,
+    language: str = "en",
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> AnalysisResult:
+    started = time.perf_counter()
+    media = Path(media)
+    source = open_media(media)
+    text = read_transcript(transcript) if transcript is not None else None
+    warnings: list[str] = []
+
+    audio_path: Path | None = Path(audio) if audio is not None else None
+    speech = None
+    if audio_path is not None:
+        speech = load_audio(audio_path, 16000)
+    elif getattr(source, "has_audio", False):
+        audio_path = media
+        speech = load_audio(media, 16000)
+    silent = speech is not None and is_silent(speech)
+    if silent:
+        warnings.append(f"{audio_path}: the audio is silent; no words to align")
+    if text is not None and speech is None:
+        warnings.append(f"{transcript}: no audio to align the transcript with")
+
+    root = cache_root or user_cache_dir()
+    kp = analyze_keypoints(
+        source,
+        media_hash=file_hash(media),
+        root=root,
+        tracker=get_tracker(tracker),
+        face_index=face_index,
+        face_box=face_box,
+        progress=None if progress is None else (lambda d, t: progress("tracking", d, t)),
+        cancel=cancel,
+    )
+    if kp.gaps:
+        spans = ", ".join(f"{a / source.fps:.2f}-{b / source.fps:.2f} s" for a, b in kp.gaps)
+        warnings.append(f"{media}: no face in {spans}; those frames pass through unchanged")
+
+    alignment = None
+    if speech is not None and not silent:
+        if progress:
+            progress("aligning", 0, 1)
+        alignment = align(
+            speech.samples, text, language=language, cache_dir=root / "align",
+            progress=None if progress is None else (lambda f: progress("aligning", f, 1)),
+            cancel=cancel,
+        )
+    source.close()
+    return AnalysisResult(
+        media=media, frame_count=source.frame_count, fps=source.fps,
+        duration=source.duration, keypoints=kp, alignment=alignment, audio=audio_path,
+        warnings=warnings, seconds=time.perf_counter() - started,
+    )
