@@ -46,6 +46,7 @@ import av
 import numpy as np
 from av.audio.resampler import AudioResampler
 
+from core.atomic import fsync_path
 from core.errors import Cancelled, StudioError
 from core.export.settings import ExportSettings
 
@@ -361,10 +362,10 @@ class _PartialMp4:
             self._container.mux(self._video.encode(None))
             self._container.mux(self._audio.encode(None))
             self._container.close()
-            _fsync(self._tmp)
+            fsync_path(self._tmp)
             os.replace(self._tmp, self._out)
         self._committed = True
-        _fsync(self._out.parent)
+        fsync_path(self._out.parent)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -411,17 +412,3 @@ def _write_errors(out: Path) -> Iterator[None]:
         yield
     except (av.FFmpegError, OSError) as err:
         raise StudioError(out, f"could not write the video ({err})") from err
-
-
-def _fsync(path: Path) -> None:
-    """Make the finished file (or the rename in its folder) survive a power cut."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
