@@ -40,3 +40,15 @@ class TrackerUnavailable(StudioError):
 
 class Cancelled(Exception):
     """A long job was cancelled by the user; whatever was cached stays valid."""
+
+
+class ProjectError(StudioError):
+    """A project file (or folder) that cannot be read, validated or saved."""
+
+
+class MissingMediaError(ProjectError):
+    """A project's media file is neither where it was nor anywhere in the project folder."""
+
+
+class EditsError(StudioError):
+    """An edits file for the command line that is unreadable or asks for something invalid."""

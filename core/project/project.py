@@ -1,0 +1,449 @@
+"""A project: one folder holding ``project.json``, ``cache/`` (safe to delete) and ``models/``.
+
+The :class:`Project` holds the validated state in plain Python values and announces every
+change through ``project.events``. Edits should go through :mod:`core.project.commands`
+(and a :class:`~core.project.history.History`) so they can be undone; the mutators here are
+what those commands call.
+
+Events (``callback(name, payload)``): ``setting_changed`` {key, value, old},
+``word_changed`` {indices, field, value}, ``word_timing_changed`` {index, timing},
+``emotion_clips_changed`` {action: added|removed|changed, id}, ``media_changed`` {role, ref},
+``warning`` {message}, ``dirty_changed`` {dirty}, ``saved`` {path}, ``folder_changed``
+{folder}.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from core.atomic import atomic_write_json
+from core.errors import MissingMediaError, ProjectError
+from core.project import schema
+from core.project.events import EventEmitter
+from core.project.media import ROLE_KINDS, InvalidValue, MediaRef, is_present, locate
+
+PROJECT_FILE = "project.json"
+AUTOSAVE_FILE = "project.autosave.json"
+MEDIA_ROLES = ("source", "dub", "transcript")
+CLIP_ROLE = "clip:"  # ``clip:<id>``: the still image an emotion clip takes its expression from
+
+
+def read_json_file(path: Path) -> Any:
+    """Parse a JSON file, turning every way it can be bad into a ProjectError naming it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectError(path, "not found: this folder is not a project") from None
+    except OSError as exc:
+        raise ProjectError(path, f"cannot read it ({exc.strerror or exc})") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    if not text.strip():
+        raise ProjectError(path, "the file is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProjectError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
+                                 f"column {exc.colno}") from None
+
+
+class Project:
+    """The state of one project folder, with a ``dirty`` flag and change events."""
+
+    def __init__(self, folder: str | Path, state: dict[str, Any]) -> None:
+        self.folder = Path(folder).absolute()
+        self.events = EventEmitter()
+        self.source: MediaRef = state["source"]
+        self.dub: MediaRef | None = state.get("dub")
+        self.transcript: MediaRef | None = state.get("transcript")
+        self.settings: dict[str, Any] = state.get("settings") or schema.default_settings()
+        self.words: dict[int, dict[str, Any]] = state.get("words", {})
+        self.emotion_clips: list[dict[str, Any]] = state.get("emotion_clips", [])
+        #: Media that could not be found, by role; resolve each with :meth:`relink`.
+        self.missing: dict[str, MediaRef] = {}
+        #: One-line notes for the user about what happened on open (migrations, moved files).
+        self.notes: list[str] = []
+        self._dirty = False
+
+    # --- files ------------------------------------------------------------------------------
+
+    @property
+    def json_path(self) -> Path:
+        return self.folder / PROJECT_FILE
+
+    @property
+    def autosave_path(self) -> Path:
+        return self.folder / AUTOSAVE_FILE
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.folder / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.folder / "models"
+
+    @classmethod
+    def new(cls, folder: str | Path, source: str | Path, dub: str | Path | None = None,
+            transcript: str | Path | None = None) -> Project:
+        """Create a project in a new or empty folder (it may already hold the media given)."""
+        folder = Path(folder).absolute()
+        if (folder / PROJECT_FILE).exists():
+            raise ProjectError(folder / PROJECT_FILE, "a project is already here; open it")
+        refs = {"source": MediaRef.from_file(source)}
+        if dub is not None:
+            refs["dub"] = MediaRef.from_file(dub, "audio")
+        if transcript is not None:
+            refs["transcript"] = MediaRef.from_file(transcript, "text")
+        if folder.exists():
+            if not folder.is_dir():
+                raise ProjectError(folder, "not a folder")
+            allowed = {r.path for r in refs.values()}
+            if any(p.absolute() not in allowed for p in folder.iterdir()):
+                raise ProjectError(folder, "this folder is not empty and is not a project; "
+                                           "choose a new or empty folder")
+        project = cls(folder, {**refs, "settings": schema.default_settings()})
+        try:
+            for sub in (folder, project.cache_dir, project.models_dir):
+                sub.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(folder, f"cannot create it ({exc.strerror or exc})") from exc
+        project.save()
+        return project
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Project:
+        """Open a project; moved media are found again by hash, the rest go to ``missing``."""
+        folder = Path(folder).absolute()
+        if not folder.is_dir():
+            raise ProjectError(folder, "no such folder")
+        return cls.load(folder, folder / PROJECT_FILE)
+
+    @classmethod
+    def load(cls, folder: Path, path: Path) -> Project:
+        """Open the project in ``folder`` with its state read from ``path``."""
+        doc = read_json_file(path)
+        try:
+            state, migrated = schema.load_document(doc, folder)
+        except InvalidValue as exc:
+            raise ProjectError(path, str(exc)) from None
+        project = cls(folder, state)
+        if migrated:
+            project.notes.append(
+                f"upgraded from schema {migrated[0]} to {schema.SCHEMA_VERSION}; the file "
+                "changes when you save")
+            project._dirty = True
+        project._find_media()
+        return project
+
+    def _find_media(self) -> None:
+        for role, ref in self.media_refs().items():
+            if is_present(ref):
+                continue
+            found = locate(ref, self.folder)
+            if found is None:
+                self.missing[role] = ref
+                continue
+            self._put_media(role, ref.at(found))
+            self.notes.append(f"{role}: {ref.path} moved; found it at {found}")
+            self._dirty = True
+
+    def require_media(self) -> None:
+        """Raise :class:`MissingMediaError` naming the first media file still missing."""
+        for role, ref in self.missing.items():
+            raise MissingMediaError(ref.path, f"the project's {role} is missing (not there "
+                                              "and not found in the project folder by content)")
+
+    def summary(self) -> dict[str, Any]:
+        """What ``studio project show --json`` prints: the document plus what open found."""
+        return {
+            "folder": str(self.folder),
+            "dirty": self.dirty,
+            "missing": {role: str(ref.path) for role, ref in self.missing.items()},
+            "notes": list(self.notes),
+            "project": self.to_json(),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``project.json`` document for the current state."""
+        return schema.dump_document(self._state(), self.folder)
+
+    def _state(self) -> dict[str, Any]:
+        return {"source": self.source, "dub": self.dub, "transcript": self.transcript,
+                "settings": self.settings, "words": self.words,
+                "emotion_clips": self.emotion_clips}
+
+    def save(self) -> None:
+        """Write ``project.json`` atomically and drop the autosave it supersedes."""
+        path = self.json_path
+        try:
+            atomic_write_json(path, self.to_json())
+        except OSError as exc:
+            raise ProjectError(path, f"could not save ({exc.strerror or exc}); the file on "
+                                     "disk is unchanged") from exc
+        self.autosave_path.unlink(missing_ok=True)
+        self.dirty = False
+        self.events.emit("saved", path=path)
+
+    def save_as(self, folder: str | Path) -> None:
+        """Save into another (new or empty) folder, taking ``models/`` along; cache stays."""
+        folder = Path(folder).absolute()
+        if folder == self.folder:
+            self.save()
+            return
+        if (folder / PROJECT_FILE).exists():
+            raise ProjectError(folder / PROJECT_FILE, "a project is already here")
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ProjectError(folder, "not an empty folder")
+        old = self.folder
+        try:
+            (folder / "cache").mkdir(parents=True, exist_ok=True)
+            if self.models_dir.is_dir():
+                shutil.copytree(self.models_dir, folder / "models", dirs_exist_ok=True)
+            else:
+                (folder / "models").mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(folder, f"cannot create it ({exc.strerror or exc})") from exc
+        self.folder = folder
+        try:
+            self.save()
+        except ProjectError:
+            self.folder = old
+            raise
+        self.events.emit("folder_changed", folder=folder)
+
+    # --- dirty flag -------------------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        """True when the state differs from ``project.json``."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        if value != self._dirty:
+            self._dirty = value
+            self.events.emit("dirty_changed", dirty=value)
+
+    def _changed(self, name: str, **payload: Any) -> None:
+        self.dirty = True
+        self.events.emit(name, **payload)
+
+    def _error(self, exc: InvalidValue) -> ProjectError:
+        return ProjectError(self.json_path, str(exc))
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def setting(self, key: str) -> Any:
+        """A setting by dotted key, e.g. ``"alpha"`` or ``"export.crf"``."""
+        try:
+            return schema.get_setting(self.settings, _settings_key(key))
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+
+    def set_setting(self, key: str, value: Any) -> Any:
+        """Validate and set a setting; returns the old value."""
+        key = _settings_key(key)
+        try:
+            value = schema.check_setting(key, value)
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        old = schema.get_setting(self.settings, key)
+        if old != value:
+            schema.put_setting(self.settings, key, copy.copy(value))
+            self._changed("setting_changed", key=key, value=value, old=old)
+        return old
+
+    # --- words ------------------------------------------------------------------------------
+
+    def word_style(self, index: int) -> dict[str, Any]:
+        """Every style field of one word, defaults filled in (timing only when fixed)."""
+        out = {k: f.default for k, f in schema.WORD_STYLE.items()}
+        out.update(self.words.get(index, {}))
+        return out
+
+    def set_word_field(self, indices: list[int], field: str, value: Any) -> list[Any]:
+        """Set one style field on several words; returns their old values, in order."""
+        if not indices:
+            raise ProjectError(self.json_path, "words: no word chosen")
+        where = f"words.{indices[0] if len(indices) == 1 else '*'}.{field}"
+        try:
+            rule = schema.WORD_STYLE.get(field)
+            if rule is None:
+                raise InvalidValue(f"{where}: unknown word style field (use "
+                                   f"{', '.join(schema.WORD_STYLE)})")
+            for i in indices:
+                schema.word_index(i, f"words.{i}")
+            value = rule.check(value, where)
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        return self._put_word_values(indices, field, [value] * len(indices))
+
+    def _put_word_values(self, indices: list[int], field: str, values: list[Any]) -> list[Any]:
+        default = schema.WORD_STYLE[field].default
+        old = []
+        for i, value in zip(indices, values, strict=True):
+            entry = self.words.setdefault(i, {})
+            old.append(entry.get(field, default))
+            if value == default:
+                entry.pop(field, None)
+            else:
+                entry[field] = value
+            if not entry:
+                del self.words[i]
+        self._changed("word_changed", indices=list(indices), field=field, value=values[0])
+        return old
+
+    def restore_word_values(self, indices: list[int], field: str, values: list[Any]) -> None:
+        """Put back per-word values returned by :meth:`set_word_field` (undo)."""
+        self._put_word_values(indices, field, values)
+
+    def word_timing(self, index: int) -> tuple[float, float] | None:
+        entry = self.words.get(index, {})
+        return (entry["start"], entry["end"]) if "start" in entry else None
+
+    def set_word_timing(self, index: int, timing: tuple[float, float] | None
+                        ) -> tuple[float, float] | None:
+        """Fix a word's start and end (seconds), or clear the fix with None; returns the old."""
+        try:
+            schema.word_index(index, f"words.{index}")
+            fixed = None if timing is None else schema.check_timing(*timing, f"words.{index}")
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        old = self.word_timing(index)
+        entry = self.words.setdefault(index, {})
+        entry.pop("start", None)
+        entry.pop("end", None)
+        if fixed is not None:
+            entry.update(fixed)
+        if not entry:
+            del self.words[index]
+        self._changed("word_timing_changed", index=index,
+                      timing=None if fixed is None else (fixed["start"], fixed["end"]))
+        return old
+
+    # --- emotion clips ----------------------------------------------------------------------
+
+    def clip(self, clip_id: str) -> dict[str, Any]:
+        for clip in self.emotion_clips:
+            if clip["id"] == clip_id:
+                return clip
+        raise ProjectError(self.json_path, f"emotion_clips: no clip with id {clip_id!r}")
+
+    def check_clip(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Validate a clip without adding it; returns it complete, defaults filled in.
+
+        An image source may be given as a path; it is hashed into a media reference."""
+        source = data.get("source")
+        if isinstance(source, dict) and isinstance(source.get("image"), (str, Path)):
+            data = {**data, "source": {"image": MediaRef.from_file(source["image"], "image")}}
+        try:
+            return schema.check_clip(data, f"emotion_clips[{data.get('id', '?')}]", self.folder)
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+
+    def add_clip(self, data: dict[str, Any], position: int | None = None) -> dict[str, Any]:
+        clip = self.check_clip(data)
+        if any(c["id"] == clip["id"] for c in self.emotion_clips):
+            raise ProjectError(self.json_path, f"emotion_clips: id {clip['id']!r} is taken")
+        position = len(self.emotion_clips) if position is None else position
+        self.emotion_clips.insert(position, clip)
+        self._changed("emotion_clips_changed", action="added", id=clip["id"])
+        return clip
+
+    def remove_clip(self, clip_id: str) -> tuple[int, dict[str, Any]]:
+        """Remove a clip; returns where it was and the clip, for undo."""
+        clip = self.clip(clip_id)
+        position = self.emotion_clips.index(clip)
+        del self.emotion_clips[position]
+        self.missing.pop(CLIP_ROLE + clip_id, None)
+        self._changed("emotion_clips_changed", action="removed", id=clip_id)
+        return position, clip
+
+    def change_clip(self, clip_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Change some fields of a clip (the result must still be valid); returns old values."""
+        clip = self.clip(clip_id)
+        if "id" in fields and fields["id"] != clip_id:
+            raise ProjectError(self.json_path, "emotion_clips: a clip's id cannot change")
+        merged = {**clip, **fields}
+        if fields.get("emotion") is not None and "source" not in fields:
+            merged.pop("source", None)  # an emotion replaces a source, and the other way
+        if fields.get("source") is not None and "emotion" not in fields:
+            merged.pop("emotion", None)
+        merged = {k: v for k, v in merged.items() if v is not None}
+        new = self.check_clip(merged)
+        old = {k: clip.get(k) for k in fields}
+        if "emotion" in fields:
+            old["source"] = clip.get("source")
+        if "source" in fields:
+            old["emotion"] = clip.get("emotion")
+        clip.clear()
+        clip.update(new)
+        self._changed("emotion_clips_changed", action="changed", id=clip_id)
+        return old
+
+    # --- media ------------------------------------------------------------------------------
+
+    def media_refs(self) -> dict[str, MediaRef]:
+        """Every media file the project refers to, by role (``clip:<id>`` for clip images)."""
+        refs = {r: getattr(self, r) for r in MEDIA_ROLES if getattr(self, r) is not None}
+        for clip in self.emotion_clips:
+            if "image" in clip.get("source", {}):
+                refs[CLIP_ROLE + clip["id"]] = clip["source"]["image"]
+        return refs
+
+    def media(self, role: str) -> MediaRef | None:
+        if role in MEDIA_ROLES:
+            return getattr(self, role)
+        if role.startswith(CLIP_ROLE):
+            return self.clip(role[len(CLIP_ROLE):]).get("source", {}).get("image")
+        raise ProjectError(self.json_path, f"unknown media role {role!r} (use "
+                                           f"{', '.join(MEDIA_ROLES)} or clip:<id>)")
+
+    def _put_media(self, role: str, ref: MediaRef | None) -> None:
+        if role in MEDIA_ROLES:
+            setattr(self, role, ref)
+        else:
+            self.clip(role[len(CLIP_ROLE):])["source"] = {"image": ref}
+
+    def set_media(self, role: str, ref: MediaRef | None) -> MediaRef | None:
+        """Point a role at another file (None clears dub or transcript); returns the old ref."""
+        old = self.media(role)
+        if ref is None and role not in ("dub", "transcript"):
+            raise ProjectError(self.json_path, f"{role}: cannot be removed")
+        kinds = ROLE_KINDS.get(role, ("image",))
+        if ref is not None and ref.kind not in kinds:
+            raise ProjectError(ref.path, f"a {ref.kind} cannot be the project's {role}")
+        self._put_media(role, ref)
+        if ref is None or is_present(ref):
+            self.missing.pop(role, None)
+        else:
+            self.missing[role] = ref  # e.g. undoing a relink puts the missing file back
+        self._changed("media_changed", role=role, ref=ref)
+        return old
+
+    def relink(self, role: str, new_path: str | Path) -> str | None:
+        """Point a missing (or any) media role at ``new_path``; returns a warning if its
+        content differs from the file the project was made with."""
+        old = self.media(role)
+        if old is None:
+            raise ProjectError(self.json_path, f"{role}: the project has none to relink")
+        ref = MediaRef.from_file(new_path, old.kind)
+        warning = None
+        if ref.hash != old.hash:
+            warning = (f"{ref.path}: not the same file as the project's {role} (its content "
+                       "differs); edits timed to the old one may not fit")
+        self.set_media(role, ref)
+        if warning:
+            self.events.emit("warning", message=warning)
+        return warning
+
+
+def _settings_key(key: str) -> str:
+    return key[len("settings."):] if key.startswith("settings.") else key

@@ -1,0 +1,411 @@
+"""The ``project.json`` format: its version, its fields and their limits, and migrations.
+
+Validation turns a loaded document into plain, normalised Python values (or raises
+:class:`InvalidValue` naming the key and the rule) so nothing downstream re-checks types.
+The same field rules check every edit, so an edit can never produce a file that will not load.
+
+Migrations upgrade an old document one version at a time (``N`` to ``N + 1``) in memory; the
+file on disk only changes when the user saves. Version 1 is the first released format, so
+the registry is empty for now.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.project.media import ROLE_KINDS, InvalidValue, MediaRef
+
+SCHEMA_VERSION = 1
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+#: ``MIGRATIONS[n]`` upgrades a schema-``n`` document to schema ``n + 1``.
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def register_migration(from_version: int) -> Callable[[Migration], Migration]:
+    """Decorator: register the function that upgrades ``from_version`` to the next one."""
+
+    def wrap(fn: Migration) -> Migration:
+        if from_version in MIGRATIONS:
+            raise ValueError(f"a migration from schema {from_version} is already registered")
+        MIGRATIONS[from_version] = fn
+        return fn
+
+    return wrap
+
+
+def migrate(doc: dict[str, Any], *, target: int = SCHEMA_VERSION,
+            migrations: dict[int, Migration] | None = None) -> tuple[dict[str, Any], list[int]]:
+    """Upgrade ``doc`` to ``target``; returns it and the versions it was upgraded from."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    version = doc.get("schema")
+    if type(version) is not int:
+        raise InvalidValue("schema: missing or not an integer version number")
+    if version > target:
+        raise InvalidValue(
+            f"made by a newer version of the studio (schema {version}; this version reads "
+            f"schema {target} and older): update the studio to open it")
+    applied = []
+    while version < target:
+        if version not in migrations:
+            raise InvalidValue(f"schema {version} is not a format this studio can read")
+        doc = migrations[version](dict(doc))
+        if not isinstance(doc, dict) or doc.get("schema") != version + 1:
+            raise InvalidValue(f"the migration from schema {version} did not produce schema "
+                               f"{version + 1}")
+        applied.append(version)
+        version += 1
+    return doc, applied
+
+
+# --- field rules ----------------------------------------------------------------------------
+
+
+class Field:
+    """One value's rule: a default, whether ``null`` is allowed, and a check."""
+
+    def __init__(self, default: Any, nullable: bool = False) -> None:
+        self.default = default
+        self.nullable = nullable
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None:
+            if self.nullable:
+                return None
+            raise InvalidValue(f"{where}: must not be null")
+        return self._check(value, where)
+
+    def _check(self, value: Any, where: str) -> Any:
+        raise NotImplementedError
+
+
+class Number(Field):
+    def __init__(self, lo: float | None, hi: float | None, default: Any,
+                 nullable: bool = False) -> None:
+        super().__init__(default, nullable)
+        self.lo, self.hi = lo, hi
+
+    def _limits(self) -> str:
+        if self.hi is None:
+            return f">= {self.lo:g}"
+        return f"{self.lo:g}..{self.hi:g}"
+
+    def _check(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidValue(f"{where}: must be a number ({self._limits()}), not {value!r}")
+        value = float(value)
+        if not math.isfinite(value) or (self.lo is not None and value < self.lo) or (
+                self.hi is not None and value > self.hi):
+            raise InvalidValue(f"{where}: {value:g} is out of range {self._limits()}")
+        return value
+
+
+class Int(Number):
+    def _check(self, value: Any, where: str) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if type(value) is not int:
+            raise InvalidValue(f"{where}: must be an integer ({self._limits()}), not {value!r}")
+        if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
+            raise InvalidValue(f"{where}: {value} is out of range {self._limits()}")
+        return value
+
+
+class Bool(Field):
+    def _check(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidValue(f"{where}: must be true or false, not {value!r}")
+        return value
+
+
+class Choice(Field):
+    def __init__(self, options: tuple[str, ...], default: Any, nullable: bool = False) -> None:
+        super().__init__(default, nullable)
+        self.options = options
+
+    def _check(self, value: Any, where: str) -> str:
+        if value not in self.options:
+            raise InvalidValue(f"{where}: must be one of {', '.join(self.options)}, "
+                               f"not {value!r}")
+        return value
+
+
+class Text(Field):
+    def _check(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidValue(f"{where}: must be a non-empty string, not {value!r}")
+        return value
+
+
+class Box(Field):
+    """``[x, y, w, h]`` in pixels, width and height positive."""
+
+    def _check(self, value: Any, where: str) -> list[float]:
+        if not isinstance(value, (list, tuple)) or len(value) != 4 or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                for v in value):
+            raise InvalidValue(f"{where}: must be [x, y, w, h] in pixels, not {value!r}")
+        x, y, w, h = (float(v) for v in value)
+        if w <= 0 or h <= 0:
+            raise InvalidValue(f"{where}: width and height must be positive")
+        return [x, y, w, h]
+
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")
+TRACKERS = ("mediapipe", "face_alignment")
+RENDERERS = ("warp",)
+REGIONS = ("brows", "eyes", "mouth", "cheeks")
+EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted",
+            "contemptuous")
+
+#: Every setting, nested like the file. ``driver`` is any driver name, e.g. ``"visemes"`` or
+#: ``"audio2exp:<model file>"``; the driver registry decides whether it exists.
+SETTINGS: dict[str, Any] = {
+    "alpha": Number(0, 2, 1.0),
+    "beta": Number(0, 2, 0.0),
+    "smoothing": Number(0, None, 0.5),
+    "av_offset_frames": Int(-10, 10, 0),
+    "word_ramp_ms": Number(0, 1000, 40.0),
+    "driver": Text("visemes"),
+    "renderer": Choice(RENDERERS, "warp"),
+    "tracker": Choice(TRACKERS, "mediapipe"),
+    "face_index": Int(0, None, None, nullable=True),
+    "face_box": Box(None, nullable=True),
+    "longer": Choice(("pingpong", "hold"), "pingpong"),
+    "shorter": Choice(("silent", "trim"), "silent"),
+    "idle_motion": Bool(True),
+    "export": {
+        "crf": Int(0, 51, 18),
+        "preset": Choice(X264_PRESETS, "medium"),
+        "audio_bitrate": Int(8000, 640000, 192000),
+        "mix_source_audio": Bool(False),
+        "source_audio_gain": Number(0, 2, 0.5),
+    },
+}
+
+#: Per-word edits; ``start``/``end`` are a timing fix, present together or not at all.
+WORD_STYLE: dict[str, Field] = {
+    "open": Number(0, 3, 1.0),
+    "wide": Number(0, 3, 1.0),
+    "round": Number(0, 3, 1.0),
+    "alpha": Number(0, 2, None, nullable=True),
+    "silent": Bool(False),
+}
+WORD_TIMING: dict[str, Field] = {"start": Number(0, None, None), "end": Number(0, None, None)}
+
+CLIP_FIELDS: dict[str, Field] = {
+    "id": Text(None),
+    "region": Choice(REGIONS, None),
+    "start": Number(0, None, None),
+    "end": Number(0, None, None),
+    "fade_in": Number(0, None, 0.0),
+    "fade_out": Number(0, None, 0.0),
+    "intensity": Number(0, 1.5, 1.0),
+}
+EMOTION = Choice(EMOTIONS, None)
+FRAME = Int(0, None, None)
+
+
+def default_settings(spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    spec = SETTINGS if spec is None else spec
+    return {k: default_settings(v) if isinstance(v, dict) else v.default
+            for k, v in spec.items()}
+
+
+def setting_field(key: str) -> Field:
+    """The rule for a dotted settings key such as ``"export.crf"``."""
+    node: Any = SETTINGS
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise InvalidValue(f"settings.{key}: unknown setting")
+        node = node[part]
+    if isinstance(node, dict):
+        raise InvalidValue(f"settings.{key}: is a group; set one of {', '.join(node)}")
+    return node
+
+
+def check_setting(key: str, value: Any) -> Any:
+    return setting_field(key).check(value, f"settings.{key}")
+
+
+def get_setting(settings: dict[str, Any], key: str) -> Any:
+    setting_field(key)
+    node: Any = settings
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def put_setting(settings: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    node = settings
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def _settings(data: Any, spec: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate a settings object; missing keys take their defaults."""
+    if not isinstance(data, dict):
+        raise InvalidValue(f"{where}: must be an object")
+    unknown = set(data) - set(spec)
+    if unknown:
+        raise InvalidValue(f"{where}.{sorted(unknown)[0]}: unknown setting")
+    out = {}
+    for key, rule in spec.items():
+        if isinstance(rule, dict):
+            out[key] = _settings(data.get(key, {}), rule, f"{where}.{key}")
+        else:
+            out[key] = rule.check(data[key], f"{where}.{key}") if key in data else rule.default
+    return out
+
+
+def check_word(data: Any, where: str) -> dict[str, Any]:
+    """A word's edits with the defaults left out (an empty dict means "not edited")."""
+    if not isinstance(data, dict):
+        raise InvalidValue(f"{where}: must be an object")
+    unknown = set(data) - set(WORD_STYLE) - set(WORD_TIMING)
+    if unknown:
+        raise InvalidValue(f"{where}.{sorted(unknown)[0]}: unknown word field (use "
+                           f"{', '.join([*WORD_STYLE, *WORD_TIMING])})")
+    out = {}
+    for key, rule in WORD_STYLE.items():
+        if key in data:
+            value = rule.check(data[key], f"{where}.{key}")
+            if value != rule.default:
+                out[key] = value
+    if ("start" in data) != ("end" in data):
+        raise InvalidValue(f"{where}: a timing fix needs both start and end")
+    if "start" in data:
+        out.update(check_timing(data["start"], data["end"], where))
+    return out
+
+
+def check_timing(start: Any, end: Any, where: str) -> dict[str, float]:
+    start = WORD_TIMING["start"].check(start, f"{where}.start")
+    end = WORD_TIMING["end"].check(end, f"{where}.end")
+    if not start < end:
+        raise InvalidValue(f"{where}: start ({start:g}) must be before end ({end:g})")
+    return {"start": start, "end": end}
+
+
+def word_index(key: Any, where: str) -> int:
+    if isinstance(key, str) and key.isdigit():
+        key = int(key)
+    if type(key) is not int or key < 0:
+        raise InvalidValue(f"{where}: {key!r} is not a word index (0, 1, 2, ...)")
+    return key
+
+
+def check_clip(data: Any, where: str, folder: Path) -> dict[str, Any]:
+    """A complete emotion clip with defaults filled in; ``source`` image refs as MediaRef."""
+    if not isinstance(data, dict):
+        raise InvalidValue(f"{where}: must be an object")
+    unknown = set(data) - set(CLIP_FIELDS) - {"emotion", "source"}
+    if unknown:
+        raise InvalidValue(f"{where}.{sorted(unknown)[0]}: unknown emotion clip field")
+    out: dict[str, Any] = {}
+    for key, rule in CLIP_FIELDS.items():
+        if key in data:
+            out[key] = rule.check(data[key], f"{where}.{key}")
+        elif rule.default is None:
+            raise InvalidValue(f"{where}: {key} is missing")
+        else:
+            out[key] = rule.default
+    if ("emotion" in data) == ("source" in data):
+        raise InvalidValue(f"{where}: needs exactly one of emotion or source")
+    if "emotion" in data:
+        out["emotion"] = EMOTION.check(data["emotion"], f"{where}.emotion")
+    else:
+        out["source"] = _clip_source(data["source"], f"{where}.source", folder)
+    if not out["start"] < out["end"]:
+        raise InvalidValue(f"{where}: start ({out['start']:g}) must be before end "
+                           f"({out['end']:g})")
+    if out["fade_in"] + out["fade_out"] > out["end"] - out["start"] + 1e-9:
+        raise InvalidValue(f"{where}: fade_in + fade_out ({out['fade_in'] + out['fade_out']:g}"
+                           f" s) is longer than the clip ({out['end'] - out['start']:g} s)")
+    return out
+
+
+def _clip_source(data: Any, where: str, folder: Path) -> dict[str, Any]:
+    if isinstance(data, dict) and len(data) == 1 and "image" in data:
+        image = data["image"]
+        if not isinstance(image, MediaRef):
+            image = MediaRef.from_json(image, folder, f"{where}.image", ("image",))
+        return {"image": image}
+    if isinstance(data, dict) and len(data) == 1 and "frame" in data:
+        return {"frame": FRAME.check(data["frame"], f"{where}.frame")}
+    raise InvalidValue(f"{where}: must be {{\"image\": media reference}} or {{\"frame\": N}}")
+
+
+def clip_to_json(clip: dict[str, Any], folder: Path) -> dict[str, Any]:
+    out = dict(clip)
+    if "source" in clip:
+        source = clip["source"]
+        out["source"] = ({"image": source["image"].to_json(folder)} if "image" in source
+                         else dict(source))
+    return out
+
+
+TOP_LEVEL = ("schema", "source", "dub", "transcript", "settings", "words", "emotion_clips")
+
+
+def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
+    """Migrate and validate a parsed ``project.json``; returns the state and migrations run."""
+    if not isinstance(doc, dict):
+        raise InvalidValue("must be a JSON object")
+    doc, applied = migrate(doc)
+    unknown = set(doc) - set(TOP_LEVEL)
+    if unknown:
+        raise InvalidValue(f"{sorted(unknown)[0]}: unknown field")
+    if "source" not in doc:
+        raise InvalidValue("source: missing (every project has a source video or image)")
+    state: dict[str, Any] = {
+        "source": MediaRef.from_json(doc["source"], folder, "source", ROLE_KINDS["source"])}
+    for role in ("dub", "transcript"):
+        data = doc.get(role)
+        state[role] = None if data is None else MediaRef.from_json(
+            data, folder, role, ROLE_KINDS[role])
+    state["settings"] = _settings(doc.get("settings", {}), SETTINGS, "settings")
+    words = doc.get("words", {})
+    if not isinstance(words, dict):
+        raise InvalidValue("words: must be an object keyed by word index")
+    state["words"] = {}
+    for key, value in words.items():
+        edits = check_word(value, f"words.{key}")
+        if edits:
+            state["words"][word_index(key, f"words.{key}")] = edits
+    clips = doc.get("emotion_clips", [])
+    if not isinstance(clips, list):
+        raise InvalidValue("emotion_clips: must be a list")
+    state["emotion_clips"] = [check_clip(c, f"emotion_clips[{i}]", folder)
+                              for i, c in enumerate(clips)]
+    seen = set()
+    for i, clip in enumerate(state["emotion_clips"]):
+        if clip["id"] in seen:
+            raise InvalidValue(f"emotion_clips[{i}].id: {clip['id']!r} is used twice")
+        seen.add(clip["id"])
+    return state, applied
+
+
+def dump_document(state: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The JSON document for ``state``, paths made relative to ``folder`` where inside it."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "source": state["source"].to_json(folder),
+        "dub": None if state["dub"] is None else state["dub"].to_json(folder),
+        "transcript": None if state["transcript"] is None else state["transcript"].to_json(
+            folder),
+        "settings": _copy(state["settings"]),
+        "words": {str(i): dict(w) for i, w in sorted(state["words"].items()) if w},
+        "emotion_clips": [clip_to_json(c, folder) for c in state["emotion_clips"]],
+    }
+
+
+def _copy(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copy(v) if isinstance(v, dict) else (list(v) if isinstance(v, list) else v)
+            for k, v in settings.items()}
