@@ -1,0 +1,1 @@
+"""Emotion presets per tracker (made by tools/make_emotions.py)."""
