@@ -23,6 +23,7 @@ from core.keypoints.decompose import decompose
 from core.keypoints.regions import load_regions
 from core.tracking.base import FaceCandidate, Tracker, get_tracker
 from core.tracking.gaps import fill_gaps
+from core.tracking.human import human_face_score, is_human
 from core.tracking.selection import Box, FaceSelector
 
 MAX_FACES = 4
@@ -99,10 +100,16 @@ def analyze_keypoints(
         what = "the image" if getattr(source, "is_image", False) else \
             f"any of its {source.frame_count} frames"
         raise NoFaceError(source.path, f"no human face found in {what}")
+    human = human_face_score(source, run.points, found)
+    if not is_human(human):
+        run.discard()
+        raise NoFaceError(source.path, "no human face found (a face-like shape was found but "
+                          f"it does not look human, score {human:.2f})")
     points, validity, gaps = fill_gaps(np.asarray(run.points, dtype=np.float64), found)
     dec = decompose(points, validity, load_regions(tracker.name))
     meta = dict(expect, fps=source.fps, width=source.width, height=source.height,
                 gaps=[list(g) for g in gaps], source=str(source.path),
+                human_score=round(human, 4),
                 created=time.strftime("%Y-%m-%dT%H:%M:%S"))
     tmp = base / f"{key}.tmp-{os.getpid()}"
     remove_folder(tmp)
