@@ -37,7 +37,45 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--cache", type=Path, help="cache folder (default: the user cache)")
     a.add_argument("--json", action="store_true", help="print the summary as JSON")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    d = sub.add_parser("dub", help="make the face speak new audio and write an MP4")
+    d.add_argument("source", type=Path, help="a video or a portrait image")
+    d.add_argument("--audio", type=Path, required=True, help="the dub (wav, mp3, m4a, ...)")
+    d.add_argument("--transcript", type=Path, help="what the dub says (.txt, .srt, .vtt)")
+    d.add_argument("-o", "--output", type=Path,
+                   help="the MP4 to write (default: SOURCE_dub.mp4 in this folder)")
+    d.add_argument("--alpha", type=float, default=1.0,
+                   help="mouth scale: 0 closed, 1 nominal, up to 2 exaggerated")
+    d.add_argument("--beta", type=float, default=0.0,
+                   help="loudness scale strength, 0 (off) to 2")
+    d.add_argument("--smoothing", type=float, default=0.5, help="smoothing, in frames")
+    d.add_argument("--av-offset", type=int, default=0, dest="av_offset",
+                   help="move the lips by this many frames (+ later, - earlier)")
+    d.add_argument("--longer", choices=["pingpong", "hold"], default="pingpong",
+                   help="when the dub outlasts the video: play it back and forth, or hold")
+    d.add_argument("--shorter", choices=["silent", "trim"], default="silent",
+                   help="when the video outlasts the dub: play on with closed lips, or trim")
+    d.add_argument("--no-idle", action="store_true",
+                   help="portrait: no idle head motion or blinks")
+    d.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (18 default)")
+    d.add_argument("--preset", default="medium", help="x264 preset (veryfast ... veryslow)")
+    d.add_argument("--mix-source-audio", action="store_true",
+                   help="keep the source's own audio under the dub")
+    d.add_argument("--tracker", default="mediapipe", choices=["mediapipe", "face_alignment"])
+    d.add_argument("--face", type=int, dest="face_index", help="which face (0 = largest)")
+    d.add_argument("--face-box", type=_box, help="the face to follow, as X,Y,W,H in pixels")
+    d.add_argument("--language", default="en", help="language of the dub (en aligns words)")
+    d.add_argument("--cache", type=Path, help="cache folder (default: the user cache)")
+    d.add_argument("--json", action="store_true", help="print the summary as JSON")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    from studio import cli_project
+
+    cli_project.register(sub)
     return p
+
+
+_FRAME_STAGES = ("tracking", "exporting")
 
 
 class _Bar:
@@ -56,10 +94,10 @@ class _Bar:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            unit = "frame" if stage == "tracking" else "%"
+            unit = "frame" if stage in _FRAME_STAGES else "%"
             self.bar = tqdm(total=total if unit == "frame" else 100, desc=stage, unit=unit,
                             file=sys.stderr, leave=False)
-        scale = 1 if self.stage == "tracking" else 100 / max(total, 1e-9)
+        scale = 1 if self.stage in _FRAME_STAGES else 100 / max(total, 1e-9)
         self.bar.n = int(done * scale)
         self.bar.refresh()
 
@@ -103,11 +141,52 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dub(args: argparse.Namespace) -> int:
+    from core.dub import DubOptions, dub
+    from core.export import ExportSettings
+
+    try:
+        options = DubOptions(
+            alpha=args.alpha, beta=args.beta, smoothing=args.smoothing,
+            longer=args.longer, shorter=args.shorter, idle_motion=not args.no_idle,
+            av_offset_frames=args.av_offset,
+        )
+        settings = ExportSettings(crf=args.crf, preset=args.preset,
+                                  mix_source_audio=args.mix_source_audio)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    output = args.output or Path.cwd() / f"{args.source.stem}_dub.mp4"
+    bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
+    try:
+        result = dub(
+            args.source, args.audio, output, transcript=args.transcript, options=options,
+            settings=settings, cache_root=args.cache, tracker=args.tracker,
+            face_index=args.face_index, face_box=args.face_box, language=args.language,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    s = result.summary()
+    if args.json:
+        print(json.dumps(s, indent=1))
+        return 0
+    for w in s["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"{s['output']}: {s['frames']} frames at {s['fps']} fps ({s['duration_s']} s), "
+          f"{s['words']} words, in {s['seconds']:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "analyze":
             return _analyze(args)
+        if args.command == "dub":
+            return _dub(args)
+        if args.command == "project":
+            return args.func(args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,11 +1,14 @@
 """The edit composition, one pure vectorised function over all frames.
 
-    E'_t = S(E_t) + α_t · g(loud_t)^β · ΔE_t   then temporal smoothing
+    E'_t = S(E_t) + smooth(α_t · g(loud_t)^β · ΔE_t + emotion_t)
 
-S (silent lips) replaces the mouth region of the source expression by the speaker's
+S (silent lips) replaces the lower face of the source expression by the speaker's
 closed-mouth neutral, which is zero in canonical space because K_c's mouth comes from the
 clip's closed-mouth frames. So α = 0 closes the mouth whatever the audio says, α = 1 is
-nominal and α up to 2 exaggerates. Moving a slider re-runs only this function.
+nominal and α up to 2 exaggerates. Only what the edit adds is smoothed: the source's own
+motion (blinks, brows) is kept as tracked. Frames the driver marks as forced closures
+(``hold``) keep their unsmoothed lips, so p/b/m stay shut. Moving a slider re-runs only
+this function; callers may pass any subset of the keypoints (the function is per point).
 """
 
 from __future__ import annotations
@@ -14,10 +17,18 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 
-def silent_lips(expression: np.ndarray, mouth: np.ndarray) -> np.ndarray:
-    """S(E): the expression with the mouth region set to the closed neutral."""
-    out = np.array(expression, dtype=np.float32, copy=True)
-    out[:, mouth] = 0.0
+def silent_lips(
+    expression: np.ndarray, lip_weight: np.ndarray, rest: np.ndarray | None = None
+) -> np.ndarray:
+    """S(E): the expression with the lower face faded to the closed neutral ``rest``.
+
+    ``rest`` is zero for a clip (K_c's mouth is closed already); for a portrait caught
+    with parted lips it is the expression that closes them.
+    """
+    w = np.asarray(lip_weight, np.float32)[:, None]
+    out = np.asarray(expression, np.float32) * (1.0 - w)
+    if rest is not None:
+        out += np.asarray(rest, np.float32) * w
     return out
 
 
@@ -41,19 +52,33 @@ def smooth(deformation: np.ndarray, strength: float) -> np.ndarray:
 def compose(
     expression: np.ndarray,
     delta: np.ndarray,
-    mouth: np.ndarray,
+    lip_weight: np.ndarray,
     *,
     alpha: float | np.ndarray = 1.0,
     loudness: np.ndarray | None = None,
     beta: float = 0.0,
     smoothing: float = 0.5,
+    hold: np.ndarray | None = None,
+    emotion: np.ndarray | None = None,
+    rest: np.ndarray | None = None,
 ) -> np.ndarray:
     """E'_t for every frame: (T, N, 3) float32.
 
-    ``alpha`` is a scalar or a per-frame array; ``mouth`` the indices S(E) silences.
+    ``alpha`` is a scalar or a per-frame array, ``loudness`` the dub's RMS envelope per
+    frame, ``lip_weight`` (N,) how much each point belongs to the lips and jaw, ``emotion``
+    an optional (T, N, 3) offset from emotion clips, ``rest`` (N, 3) the closed neutral.
     """
     t_count = len(expression)
-    a = np.broadcast_to(np.asarray(alpha, dtype=np.float32), (t_count,))
-    gain = a if loudness is None else a * loudness_gain(loudness, beta).astype(np.float32)
-    lips = gain[:, None, None] * smooth(np.asarray(delta, dtype=np.float32), smoothing)
-    return silent_lips(expression, mouth) + lips
+    gain = np.broadcast_to(np.asarray(alpha, dtype=np.float32), (t_count,))
+    if loudness is not None and beta != 0:
+        gain = gain * loudness_gain(loudness, beta).astype(np.float32)
+    raw = gain[:, None, None] * np.asarray(delta, dtype=np.float32)
+    if emotion is not None:
+        raw = raw + np.asarray(emotion, np.float32)
+    added = smooth(raw, smoothing)
+    if hold is not None and smoothing > 0:
+        h = np.asarray(hold, np.float32)
+        idx = np.flatnonzero(h > 0)
+        k = h[idx, None, None]
+        added[idx] = k * raw[idx] + (1 - k) * added[idx]
+    return silent_lips(expression, lip_weight, rest) + added

@@ -1,0 +1,381 @@
+"""The dub job: make the face in a clip or portrait speak new audio, and write an MP4.
+
+One object, :class:`DubTake`, holds everything a take needs between edits (keypoints, the
+dub's alignment, the viseme library, the lip motion, the mouth bank) so the studio can
+re-compose and re-render frames cheaply; :func:`dub` runs the whole job for the command
+line. All inputs and the output path are checked before any long work starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.align import Alignment, align, read_transcript
+from core.analysis import Progress
+from core.errors import StudioError
+from core.export import ExportSettings, check_output_path, export_mp4
+from core.hashing import file_hash
+from core.keypoints.analyze import analyze_keypoints
+from core.keypoints.cache import KeypointCache
+from core.keypoints.decompose import recompose
+from core.keypoints.regions import RegionSet, load_regions
+from core.media import load_audio, open_media
+from core.media.audio import Audio, is_silent, rms_envelope
+from core.motion.compose import compose
+from core.motion.driver import LipMotion, VisemeDriver
+from core.motion.idle import blink_curve, blink_shape, idle_pose
+from core.motion.library import VisemeLibrary, default_library, learn_library
+from core.motion.mouth import closed_rest, lower_face_weight
+from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_frames
+from core.paths import user_cache_dir
+from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
+from core.render.warp import WarpRenderer
+from core.tracking.base import get_tracker
+from core.tracking.selection import Box
+
+IMAGE_FPS = 25.0
+
+
+@dataclass(frozen=True)
+class DubOptions:
+    """The global controls of a take (per-word and emotion edits come with the project)."""
+
+    alpha: float = 1.0
+    beta: float = 0.0
+    smoothing: float = 0.5
+    longer: str = "pingpong"
+    shorter: str = "silent"
+    idle_motion: bool = True
+    av_offset_frames: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 2.0:
+            raise ValueError(f"alpha must be from 0 to 2, got {self.alpha}")
+        if not 0.0 <= self.beta <= 2.0:
+            raise ValueError(f"beta (loudness) must be from 0 to 2, got {self.beta}")
+        if not 0.0 <= self.smoothing <= 10.0:
+            raise ValueError(f"smoothing must be from 0 to 10 frames, got {self.smoothing}")
+        if self.longer not in LONGER:
+            raise ValueError(f"longer must be one of {', '.join(LONGER)}, got {self.longer!r}")
+        if self.shorter not in SHORTER:
+            raise ValueError(f"shorter must be one of {', '.join(SHORTER)}, got {self.shorter!r}")
+        if abs(self.av_offset_frames) > 10:
+            raise ValueError(f"av offset must be within ±10 frames, got {self.av_offset_frames}")
+
+
+def shift_frames(a: np.ndarray, k: int) -> np.ndarray:
+    """``a`` delayed by ``k`` frames along time (advanced when negative), edges held."""
+    if k == 0 or len(a) == 0:
+        return a
+    idx = np.clip(np.arange(len(a)) - k, 0, len(a) - 1)
+    return a[idx]
+
+
+@dataclass
+class DubTake:
+    """A source face speaking a dub: the state an edit re-uses, and the frames it draws."""
+
+    source: Any  # VideoSource | ImageSource
+    cache: KeypointCache
+    regions: RegionSet
+    dub: Audio  # mono at 16 kHz: its loudness drives β; export reads the file again
+    dub_alignment: Alignment | None
+    library: VisemeLibrary
+    options: DubOptions = field(default_factory=DubOptions)
+    bank: MouthBank | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.fps = IMAGE_FPS if self.source.is_image else self.source.fps
+        self.frame_count = output_frame_count(
+            self.source.frame_count, self.dub.duration, self.fps, self.options.shorter,
+            self.source.is_image,
+        )
+        self.dub_frames = min(self.frame_count, max(1, round(self.dub.duration * self.fps)))
+        self.source_index = source_frames(
+            self.frame_count, self.source.frame_count, self.options.longer
+        )
+        self.renderer = WarpRenderer(self.regions)
+        self.lip_weight = lower_face_weight(self.cache.canonical, self.regions)
+        self.rest = closed_rest(self.cache.canonical, self.regions)
+        self.driver = VisemeDriver(self.library)
+        self.lips: LipMotion = self.driver.motion(self.dub_alignment, self.frame_count, self.fps)
+        self.loudness = rms_envelope(
+            self.dub, self.fps, window_s=2.0 / self.fps, n_frames=self.frame_count
+        )
+        self._pose_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.edited: np.ndarray = self.compose()
+
+    # -- motion -----------------------------------------------------------------------
+
+    def compose(self, options: DubOptions | None = None) -> np.ndarray:
+        """E'_t for every output frame (T, N, 3); re-run after a change of the controls."""
+        if options is not None:
+            self.options = options
+        o = self.options
+        expression = self.cache.expression(self.source_index)
+        k = o.av_offset_frames
+        extra = None
+        if self.source.is_image and o.idle_motion:
+            blink = blink_curve(self.frame_count, self.fps, o.seed).astype(np.float32)
+            extra = blink[:, None, None] * blink_shape(self.cache.canonical, self.regions)
+        self.edited = compose(
+            expression,
+            shift_frames(self.lips.delta, k),
+            self.lip_weight,
+            alpha=o.alpha,
+            loudness=self.loudness,
+            beta=o.beta,
+            smoothing=o.smoothing,
+            hold=shift_frames(self.lips.hold, k),
+            rest=self.rest,
+        )
+        if extra is not None:
+            self.edited += extra
+        return self.edited
+
+    def pose(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(R, s, τ) per output frame: the source's, with idle motion for a portrait."""
+        if self._pose_cache is None:
+            idx = self.source_index
+            rot = np.asarray(self.cache.rotation[idx], np.float64)
+            scale = np.asarray(self.cache.scale[idx], np.float64)
+            trans = np.asarray(self.cache.translation[idx], np.float64)
+            if self.source.is_image and self.options.idle_motion:
+                sway, drift = idle_pose(self.frame_count, self.fps, self.options.seed)
+                rot = rot @ sway
+                trans = trans + scale[:, None] * drift
+            self._pose_cache = (rot, scale, trans)
+        return self._pose_cache
+
+    def valid(self, j: int) -> bool:
+        """Whether output frame ``j`` shows a tracked face (else it passes through)."""
+        return bool(self.cache.validity[self.source_index[j]] > 0)
+
+    def keypoints(self, frames: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tracked (K_t) and edited (K'_t) pixel keypoints of output frames, (n, N, 3) each."""
+        idx = np.arange(self.frame_count)[frames]
+        src = self.cache.points(self.source_index[idx])
+        rot, scale, trans = self.pose()
+        dst = recompose(self.cache.canonical, self.edited[idx], rot[idx], scale[idx],
+                        trans[idx]).astype(np.float32)
+        return src, dst
+
+    # -- pictures ---------------------------------------------------------------------
+
+    def mouth_fills(self) -> list[MouthFill]:
+        """What fills the edited inner mouth of every output frame."""
+        if self.bank is None:
+            return [MouthFill()] * self.frame_count
+        _, dst = self.keypoints(slice(None))
+        choice = self.bank.choose(inner_lip_shapes(dst, self.regions))
+        return [self.bank.fill(int(i)) for i in choice]
+
+    def render(self, j: int, frame: np.ndarray, fill: MouthFill | None = None,
+               out_size: tuple[int, int] | None = None) -> np.ndarray:
+        """Output frame ``j`` drawn from its source ``frame`` (full size unless ``out_size``)."""
+        if not self.valid(j):
+            if out_size is None:
+                return np.array(frame, copy=True)
+            from core.render.warp import resize_for
+
+            return resize_for(np.asarray(frame), out_size)
+        src, dst = self.keypoints(slice(j, j + 1))
+        return self.renderer.render(frame, src[0], dst[0], out_size=out_size,
+                                    mouth=fill if fill is not None else MouthFill())
+
+    def frames(self, cancel: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
+        """Every output frame at full resolution, in order (for export)."""
+        fills = self.mouth_fills()
+        for j, frame in source_in_order(self.source, self.source_index):
+            yield self.render(j, frame, fills[j])
+
+
+def source_in_order(source: Any, index: np.ndarray, chunk: int = 24
+                    ) -> Iterator[tuple[int, np.ndarray]]:
+    """(output j, source frame) following ``index``; backward runs (ping-pong) are decoded
+    forward in chunks and played back reversed, never one seek per frame."""
+    n = len(index)
+    j = 0
+    while j < n:
+        step = 1 if j + 1 >= n or index[j + 1] >= index[j] else -1
+        end = j + 1
+        while end < n and index[end] - index[end - 1] == step and step != 0:
+            end += 1
+        if step == 1 and index[j] + (end - j - 1) == index[end - 1]:
+            for k, (_, frame) in enumerate(source.frames(int(index[j]), int(index[end - 1]) + 1)):
+                yield j + k, frame
+        else:
+            k = j
+            while k < end:
+                stop = min(end, k + chunk)
+                hi, lo = int(index[k]), int(index[stop - 1])
+                lo, hi = min(lo, hi), max(lo, hi)
+                got = {i: f for i, f in source.frames(lo, hi + 1)}
+                for m in range(k, stop):
+                    yield m, got[int(index[m])]
+                k = stop
+        j = end
+
+
+# -- the job --------------------------------------------------------------------------------
+
+
+@dataclass
+class DubResult:
+    output: Path
+    frame_count: int
+    fps: float
+    duration: float
+    coverage: dict[str, Any]
+    warnings: list[str]
+    seconds: float
+    words: int
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output), "frames": self.frame_count, "fps": round(self.fps, 3),
+            "duration_s": round(self.duration, 3), "words": self.words,
+            "viseme_library": self.coverage, "warnings": self.warnings,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def speaker_library(
+    source: Any, cache: KeypointCache, regions: RegionSet, cache_root: Path,
+    progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+) -> tuple[VisemeLibrary, list[str]]:
+    """The library learned from the source's own speech, else the default one."""
+    default = default_library(cache.canonical, regions)
+    notes: list[str] = []
+    if source.is_image or not source.has_audio:
+        notes.append("viseme library: the source has no speech, using the default library")
+        return _or_empty(default, cache, regions), notes
+    speech = load_audio(source.path, 16000)
+    if is_silent(speech):
+        notes.append("viseme library: the source's audio is silent, using the default library")
+        return _or_empty(default, cache, regions), notes
+    own = align(speech.samples, None, cache_dir=cache_root / "align",
+                progress=None if progress is None else (lambda f: progress("learning", f, 1)),
+                cancel=cancel)
+    lib = learn_library(cache.expression(), np.asarray(cache.validity), own, cache.fps,
+                        cache.canonical, regions, default)
+    cov = lib.coverage()
+    notes.append(
+        f"viseme library: {len(cov['learned'])} of {len(cov['learned']) + len(cov['default'])}"
+        f" classes learned from the speaker"
+        + (f"; default for {', '.join(cov['default'])}" if cov["default"] else "")
+    )
+    return lib, notes
+
+
+def _or_empty(lib: VisemeLibrary | None, cache: KeypointCache, regions: RegionSet
+              ) -> VisemeLibrary:
+    if lib is not None:
+        return lib
+    zero = np.zeros_like(cache.canonical, dtype=np.float32)
+    return learn_library(zero[None], np.ones(1, np.uint8), Alignment([], [], "recognition", 0.0),
+                         cache.fps, cache.canonical, regions, None)
+
+
+def build_bank(source: Any, cache: KeypointCache, regions: RegionSet) -> MouthBank | None:
+    """The speaker's own open mouths, or None for a portrait or a clip that never opens."""
+    if source.is_image:
+        return None
+    points = cache.points()
+    points[np.asarray(cache.validity) == 0] = np.nan
+    try:
+        return MouthBank.from_frames((f for _, f in source.frames()), points, regions)
+    except ValueError:
+        return None
+
+
+def dub(
+    source_path: str | Path,
+    audio_path: str | Path,
+    output: str | Path,
+    *,
+    transcript: str | Path | None = None,
+    options: DubOptions | None = None,
+    settings: ExportSettings | None = None,
+    cache_root: Path | None = None,
+    tracker: str = "mediapipe",
+    face_index: int | None = None,
+    face_box: Box | None = None,
+    language: str = "en",
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> DubResult:
+    """Run the whole job: analyse, learn, drive, render and export ``output``."""
+    started = time.perf_counter()
+    options = options or DubOptions()
+    settings = settings or ExportSettings()
+    out = check_output_path(output)
+    source_path, audio_path = Path(source_path), Path(audio_path)
+    if out.resolve() in (source_path.resolve(), audio_path.resolve()):
+        raise StudioError(out, "the output would overwrite an input")
+    text = read_transcript(transcript) if transcript is not None else None
+    source = open_media(source_path)
+    dub_audio = load_audio(audio_path, None, mono=False)
+    dub16 = load_audio(audio_path, 16000)
+    root = cache_root or user_cache_dir()
+    warnings: list[str] = []
+    try:
+        kp = analyze_keypoints(
+            source, media_hash=file_hash(source_path), root=root, tracker=get_tracker(tracker),
+            face_index=face_index, face_box=face_box,
+            progress=None if progress is None else (lambda d, t: progress("tracking", d, t)),
+            cancel=cancel,
+        )
+        regions = load_regions(tracker)
+        if kp.gaps:
+            spans = ", ".join(f"{a / source.fps:.2f}-{b / source.fps:.2f} s" for a, b in kp.gaps)
+            warnings.append(f"{source_path}: no face in {spans}; those frames pass through")
+        alignment = None
+        if is_silent(dub16):
+            warnings.append(f"{audio_path}: the dub is silent; the mouth stays closed")
+        else:
+            alignment = align(
+                dub16.samples, text, language=language, cache_dir=root / "align",
+                progress=None if progress is None else (lambda f: progress("aligning", f, 1)),
+                cancel=cancel,
+            )
+            warnings.extend(f"{audio_path}: {n}" for n in alignment.notes)
+            if not alignment.words and text is None:
+                warnings.append(
+                    f"{audio_path}: no speech found in the dub; the mouth stays relaxed"
+                )
+                alignment = None
+        library, notes = speaker_library(source, kp.cache, regions, root, progress, cancel)
+        warnings.extend(notes)
+        if progress:
+            progress("mouth bank", 0, 1)
+        bank = build_bank(source, kp.cache, regions)
+        take = DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
+                       warnings)
+        source_audio = None
+        if settings.mix_source_audio and not source.is_image and source.has_audio:
+            a = load_audio(source_path, None)
+            source_audio = (a.samples, a.sample_rate)
+        export_mp4(
+            out, take.frames(), fps=source.frame_rate if not source.is_image else IMAGE_FPS,
+            frame_count=take.frame_count, audio=dub_audio.samples,
+            sample_rate=dub_audio.sample_rate, settings=settings, source_audio=source_audio,
+            progress=None if progress is None else (lambda d, t: progress("exporting", d, t)),
+            cancel=cancel,
+        )
+    finally:
+        source.close()
+    return DubResult(
+        output=out, frame_count=take.frame_count, fps=take.fps,
+        duration=take.frame_count / take.fps, coverage=library.coverage(), warnings=warnings,
+        seconds=time.perf_counter() - started,
+        words=0 if alignment is None else len(alignment.words),
+    )
