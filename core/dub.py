@@ -168,6 +168,9 @@ class DubTake:
                         trans[idx]).astype(np.float32)
         return src, dst
 
+    def close(self) -> None:
+        self.source.close()
+
     # -- pictures ---------------------------------------------------------------------
 
     def mouth_fills(self) -> list[MouthFill]:
@@ -297,14 +300,12 @@ def build_bank(source: Any, cache: KeypointCache, regions: RegionSet) -> MouthBa
         return None
 
 
-def dub(
+def open_take(
     source_path: str | Path,
     audio_path: str | Path,
-    output: str | Path,
     *,
     transcript: str | Path | None = None,
     options: DubOptions | None = None,
-    settings: ExportSettings | None = None,
     cache_root: Path | None = None,
     tracker: str = "mediapipe",
     face_index: int | None = None,
@@ -312,19 +313,13 @@ def dub(
     language: str = "en",
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
-) -> DubResult:
-    """Run the whole job: analyse, learn, drive, render and export ``output``."""
-    started = time.perf_counter()
+) -> DubTake:
+    """Analyse the source and the dub and set up a take; close it with ``take.close()``."""
     options = options or DubOptions()
-    settings = settings or ExportSettings()
-    out = check_output_path(output)
     source_path, audio_path = Path(source_path), Path(audio_path)
-    if out.resolve() in (source_path.resolve(), audio_path.resolve()):
-        raise StudioError(out, "the output would overwrite an input")
     text = read_transcript(transcript) if transcript is not None else None
-    source = open_media(source_path)
-    dub_audio = load_audio(audio_path, None, mono=False)
     dub16 = load_audio(audio_path, 16000)
+    source = open_media(source_path)
     root = cache_root or user_cache_dir()
     warnings: list[str] = []
     try:
@@ -358,8 +353,44 @@ def dub(
         if progress:
             progress("mouth bank", 0, 1)
         bank = build_bank(source, kp.cache, regions)
-        take = DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
+        return DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
                        warnings)
+    except BaseException:
+        source.close()
+        raise
+
+
+def dub(
+    source_path: str | Path,
+    audio_path: str | Path,
+    output: str | Path,
+    *,
+    transcript: str | Path | None = None,
+    options: DubOptions | None = None,
+    settings: ExportSettings | None = None,
+    cache_root: Path | None = None,
+    tracker: str = "mediapipe",
+    face_index: int | None = None,
+    face_box: Box | None = None,
+    language: str = "en",
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> DubResult:
+    """Run the whole job: analyse, learn, drive, render and export ``output``."""
+    started = time.perf_counter()
+    settings = settings or ExportSettings()
+    out = check_output_path(output)
+    source_path, audio_path = Path(source_path), Path(audio_path)
+    if out.resolve() in (source_path.resolve(), audio_path.resolve()):
+        raise StudioError(out, "the output would overwrite an input")
+    dub_audio = load_audio(audio_path, None, mono=False)
+    take = open_take(
+        source_path, audio_path, transcript=transcript, options=options,
+        cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
+        language=language, progress=progress, cancel=cancel,
+    )
+    try:
+        source = take.source
         source_audio = None
         if settings.mix_source_audio and not source.is_image and source.has_audio:
             a = load_audio(source_path, None)
@@ -372,10 +403,11 @@ def dub(
             cancel=cancel,
         )
     finally:
-        source.close()
+        take.close()
+    al = take.dub_alignment
     return DubResult(
         output=out, frame_count=take.frame_count, fps=take.fps,
-        duration=take.frame_count / take.fps, coverage=library.coverage(), warnings=warnings,
-        seconds=time.perf_counter() - started,
-        words=0 if alignment is None else len(alignment.words),
+        duration=take.frame_count / take.fps, coverage=take.library.coverage(),
+        warnings=take.warnings, seconds=time.perf_counter() - started,
+        words=0 if al is None else len(al.words),
     )
