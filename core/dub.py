@@ -29,10 +29,18 @@ from core.media import load_audio, open_media
 from core.media.audio import Audio, is_silent, rms_envelope
 from core.motion.compose import compose
 from core.motion.driver import LipMotion, VisemeDriver
+from core.motion.emotion import (
+    EMOTIONS,
+    EmotionClip,
+    emotion_offsets,
+    preset_deformation,
+    reference_deformation,
+)
 from core.motion.idle import blink_curve, blink_shape, idle_pose
 from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import closed_rest, lower_face_weight
 from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_frames
+from core.motion.words import StyledWord, WordStyle, style_directions
 from core.paths import user_cache_dir
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
 from core.render.warp import WarpRenderer
@@ -91,6 +99,12 @@ class DubTake:
     options: DubOptions = field(default_factory=DubOptions)
     bank: MouthBank | None = None
     warnings: list[str] = field(default_factory=list)
+    # the editor's shaping: per-word styles by word index, timing fixes, emotion clips
+    word_styles: dict[int, WordStyle] = field(default_factory=dict)
+    word_timing: dict[int, tuple[float, float]] = field(default_factory=dict)
+    emotion_clips: list[EmotionClip] = field(default_factory=list)
+    emotion_sources: dict[str, np.ndarray] = field(default_factory=dict)
+    ramp_ms: float = 40.0
 
     def __post_init__(self) -> None:
         self.fps = IMAGE_FPS if self.source.is_image else self.source.fps
@@ -111,6 +125,7 @@ class DubTake:
             self.dub, self.fps, window_s=2.0 / self.fps, n_frames=self.frame_count
         )
         self._pose_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.directions = style_directions(self.library)
         self.edited: np.ndarray = self.compose()
 
     # -- motion -----------------------------------------------------------------------
@@ -136,10 +151,53 @@ class DubTake:
             smoothing=o.smoothing,
             hold=shift_frames(self.lips.hold, k),
             rest=self.rest,
+            emotion=self.emotion(),
+            words=self.styled_words(),
+            directions=self.directions,
+            ramp=self.ramp_ms / 1000.0 * self.fps,
         )
         if extra is not None:
             self.edited += extra
         return self.edited
+
+    def styled_words(self) -> list[StyledWord]:
+        """Edited words as spans of output frames, moved earlier by the lips' lead."""
+        if self.dub_alignment is None:
+            return []
+        lead = self.driver.anticipation
+        out = []
+        for i, style in sorted(self.word_styles.items()):
+            if not 0 <= i < len(self.dub_alignment.words):
+                continue
+            w = self.dub_alignment.words[i]
+            start, end = self.word_timing.get(i, (w.start, w.end))
+            shift = self.options.av_offset_frames / self.fps
+            out.append(StyledWord((start - lead + shift) * self.fps,
+                                  (end - lead + shift) * self.fps, style))
+        return out
+
+    def deformation(self, key: str) -> np.ndarray:
+        """D_e of an emotion clip's key: a preset's name, ``frame:N`` of the source, or a
+        reference the caller put in ``emotion_sources``."""
+        if key in self.emotion_sources:
+            return self.emotion_sources[key]
+        if key in EMOTIONS:
+            return preset_deformation(key, self.cache.canonical, self.regions)
+        if key.startswith("frame:"):
+            f = int(key.split(":", 1)[1])
+            if not 0 <= f < self.source.frame_count:
+                raise ValueError(f"emotion source frame {f} is outside the source")
+            return reference_deformation(self.cache.expression(slice(f, f + 1))[0], None,
+                                         self.regions, keep_gap=True)
+        raise KeyError(f"no emotion deformation named {key!r}")
+
+    def emotion(self) -> np.ndarray | None:
+        """Σ_r λ_r(t)·M_r⊙D for every output frame, or None without clips."""
+        if not self.emotion_clips:
+            return None
+        times = np.arange(self.frame_count) / self.fps
+        defs = {c.key: self.deformation(c.key) for c in self.emotion_clips}
+        return emotion_offsets(self.emotion_clips, defs, self.regions, times)
 
     def pose(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(R, s, τ) per output frame: the source's, with idle motion for a portrait."""
@@ -176,6 +234,10 @@ class DubTake:
     def mouth_fills(self) -> list[MouthFill]:
         """What fills the edited inner mouth of every output frame."""
         if self.bank is None:
+            if np.abs(self.rest).max() > 0:
+                # the portrait shows its own teeth and mouth inside: stretching them reads
+                # far better than a painted cavity, until the edit opens it 3× wider
+                return [MouthFill(start=0.35, full=0.15)] * self.frame_count
             return [MouthFill()] * self.frame_count
         _, dst = self.keypoints(slice(None))
         choice = self.bank.choose(inner_lip_shapes(dst, self.regions))
@@ -191,8 +253,9 @@ class DubTake:
 
             return resize_for(np.asarray(frame), out_size)
         src, dst = self.keypoints(slice(j, j + 1))
-        return self.renderer.render(frame, src[0], dst[0], out_size=out_size,
-                                    mouth=fill if fill is not None else MouthFill())
+        if fill is None:
+            fill = self.mouth_fills()[0] if self.bank is None else MouthFill()
+        return self.renderer.render(frame, src[0], dst[0], out_size=out_size, mouth=fill)
 
     def frames(self, cancel: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
         """Every output frame at full resolution, in order (for export)."""
@@ -375,33 +438,29 @@ def dub(
     language: str = "en",
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    edits: Callable[[DubTake], Any] | None = None,
 ) -> DubResult:
-    """Run the whole job: analyse, learn, drive, render and export ``output``."""
+    """Run the whole job: analyse, learn, drive, render and export ``output``.
+
+    ``edits(take)`` may return parsed word and emotion edits (core.project.edits.Edits),
+    resolved against the dub's aligned words, to apply before rendering.
+    """
     started = time.perf_counter()
     settings = settings or ExportSettings()
     out = check_output_path(output)
     source_path, audio_path = Path(source_path), Path(audio_path)
     if out.resolve() in (source_path.resolve(), audio_path.resolve()):
         raise StudioError(out, "the output would overwrite an input")
-    dub_audio = load_audio(audio_path, None, mono=False)
     take = open_take(
         source_path, audio_path, transcript=transcript, options=options,
         cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
         language=language, progress=progress, cancel=cancel,
     )
     try:
-        source = take.source
-        source_audio = None
-        if settings.mix_source_audio and not source.is_image and source.has_audio:
-            a = load_audio(source_path, None)
-            source_audio = (a.samples, a.sample_rate)
-        export_mp4(
-            out, take.frames(), fps=source.frame_rate if not source.is_image else IMAGE_FPS,
-            frame_count=take.frame_count, audio=dub_audio.samples,
-            sample_rate=dub_audio.sample_rate, settings=settings, source_audio=source_audio,
-            progress=None if progress is None else (lambda d, t: progress("exporting", d, t)),
-            cancel=cancel,
-        )
+        if edits is not None:
+            e = edits(take)
+            apply_edits(take, e.words, e.emotions, cache_root or user_cache_dir())
+        export_take(take, out, audio_path, settings, progress, cancel)
     finally:
         take.close()
     al = take.dub_alignment
@@ -410,4 +469,129 @@ def dub(
         duration=take.frame_count / take.fps, coverage=take.library.coverage(),
         warnings=take.warnings, seconds=time.perf_counter() - started,
         words=0 if al is None else len(al.words),
+    )
+
+
+# -- projects ---------------------------------------------------------------------------------
+
+
+def options_from_settings(settings: dict[str, Any]) -> DubOptions:
+    """A project's global controls as DubOptions."""
+    return DubOptions(
+        alpha=float(settings["alpha"]), beta=float(settings["beta"]),
+        smoothing=float(settings["smoothing"]), longer=settings["longer"],
+        shorter=settings["shorter"], idle_motion=bool(settings["idle_motion"]),
+        av_offset_frames=int(settings["av_offset_frames"]),
+    )
+
+
+def export_settings_from(settings: dict[str, Any]) -> ExportSettings:
+    e = settings["export"]
+    return ExportSettings(crf=int(e["crf"]), preset=e["preset"],
+                          audio_bitrate=int(e["audio_bitrate"]),
+                          mix_source_audio=bool(e["mix_source_audio"]),
+                          source_audio_gain=float(e["source_audio_gain"]))
+
+
+def image_reference(path: Path, take: DubTake, region: str, cache_root: Path) -> np.ndarray:
+    """D_e from a reference picture: its region's shape over the target's, size-matched.
+
+    A single picture has no neutral of its own to subtract, so the deformation is the
+    reference region's shape (scaled to the target's region size, centred on it) minus the
+    target's: it carries the reference's expression and some of its proportions. A picture
+    of the same person, or a source frame (``frame:N``), gives the purest emotion.
+    """
+    from core.motion.emotion import region_indices, region_sizes
+
+    with open_media(path) as ref:
+        kp = analyze_keypoints(ref, media_hash=file_hash(path), root=cache_root,
+                               tracker=get_tracker(take.regions.tracker))
+    a, b = kp.cache.canonical, take.cache.canonical
+    sa, sb = region_sizes(a, take.regions)[region], region_sizes(b, take.regions)[region]
+    idx = region_indices(take.regions, region)
+    pa, pb = a[idx] - a[idx].mean(0), b[idx] - b[idx].mean(0)
+    out = np.zeros_like(b, dtype=np.float32)
+    out[idx] = pa * (sb / sa) - pb
+    return out
+
+
+def apply_project_edits(take: DubTake, project: Any) -> None:
+    """Put a project's controls, word edits and emotion clips on a take, then re-compose."""
+    take.options = options_from_settings(project.settings)
+    take._pose_cache = None
+    take.ramp_ms = float(project.settings["word_ramp_ms"])
+    apply_edits(take, project.words, project.emotion_clips, project.cache_dir)
+
+
+def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
+                emotion_clips: list[dict[str, Any]], cache_root: Path) -> None:
+    """Word edits (by word index) and emotion clips, as stored in a project, on a take."""
+    styles, timing = {}, {}
+    for i, entry in words.items():
+        fields = {k: entry[k] for k in ("open", "wide", "round", "alpha", "silent") if k in entry}
+        if fields:
+            styles[int(i)] = WordStyle(**fields)
+        if "start" in entry and "end" in entry:
+            timing[int(i)] = (float(entry["start"]), float(entry["end"]))
+    take.word_styles, take.word_timing = styles, timing
+    clips, sources = [], {}
+    for c in emotion_clips:
+        if c.get("emotion"):
+            key = c["emotion"]
+        elif "frame" in (c.get("source") or {}):
+            key = f"frame:{int(c['source']['frame'])}"
+        else:
+            ref = c["source"]["image"]
+            key = f"image:{ref.hash}:{c['region']}"
+            if key not in take.emotion_sources:
+                sources[key] = image_reference(Path(ref.path), take, c["region"], cache_root)
+        clips.append(EmotionClip(c["region"], float(c["start"]), float(c["end"]), key,
+                                 float(c["intensity"]), float(c["fade_in"]),
+                                 float(c["fade_out"])))
+    take.emotion_sources.update(sources)
+    take.emotion_clips = clips
+    take.compose()
+
+
+def open_project_take(project: Any, progress: Progress | None = None,
+                      cancel: Callable[[], bool] | None = None) -> DubTake:
+    """The take a project describes: its media, analysis (in its cache/) and edits."""
+    project.require_media()
+    if project.dub is None:
+        raise StudioError(project.json_path, "the project has no dub audio yet")
+    s = project.settings
+    box = s.get("face_box")
+    take = open_take(
+        project.source.path, project.dub.path,
+        transcript=None if project.transcript is None else project.transcript.path,
+        options=options_from_settings(s), cache_root=project.cache_dir, tracker=s["tracker"],
+        face_index=s.get("face_index"),
+        face_box=None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3]),
+        progress=progress, cancel=cancel,
+    )
+    try:
+        apply_project_edits(take, project)
+    except BaseException:
+        take.close()
+        raise
+    return take
+
+
+def export_take(take: DubTake, output: str | Path, dub_path: str | Path,
+                settings: ExportSettings, progress: Progress | None = None,
+                cancel: Callable[[], bool] | None = None) -> Path:
+    """Write a take to an MP4 (the dub's sound at its own rate)."""
+    out = check_output_path(output)
+    dub_audio = load_audio(dub_path, None, mono=False)
+    source_audio = None
+    src = take.source
+    if settings.mix_source_audio and not src.is_image and src.has_audio:
+        a = load_audio(src.path, None)
+        source_audio = (a.samples, a.sample_rate)
+    return export_mp4(
+        out, take.frames(), fps=src.frame_rate if not src.is_image else IMAGE_FPS,
+        frame_count=take.frame_count, audio=dub_audio.samples,
+        sample_rate=dub_audio.sample_rate, settings=settings, source_audio=source_audio,
+        progress=None if progress is None else (lambda d, t: progress("exporting", d, t)),
+        cancel=cancel,
     )

@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="when the video outlasts the dub: play on with closed lips, or trim")
     d.add_argument("--no-idle", action="store_true",
                    help="portrait: no idle head motion or blinks")
+    d.add_argument("--edits", type=Path,
+                   help="word and emotion edits (JSON: {\"words\": [...], \"emotions\": [...]})")
     d.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (18 default)")
     d.add_argument("--preset", default="medium", help="x264 preset (veryfast ... veryslow)")
     d.add_argument("--mix-source-audio", action="store_true",
@@ -68,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--cache", type=Path, help="cache folder (default: the user cache)")
     d.add_argument("--json", action="store_true", help="print the summary as JSON")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    x = sub.add_parser("export", help="render a project to an MP4")
+    x.add_argument("project", type=Path, help="the project folder")
+    x.add_argument("-o", "--output", type=Path,
+                   help="the MP4 to write (default: <project>/<project name>.mp4)")
+    for flag, kind, what in (("--alpha", float, "mouth scale"), ("--beta", float, "loudness"),
+                             ("--smoothing", float, "smoothing in frames"),
+                             ("--av-offset", int, "lip offset in frames"),
+                             ("--crf", int, "H.264 quality"), ("--preset", str, "x264 preset")):
+        x.add_argument(flag, type=kind, help=f"{what} (default: the project's)")
+    x.add_argument("--edits", type=Path, help="extra word and emotion edits (not saved)")
+    x.add_argument("--json", action="store_true", help="print the summary as JSON")
+    x.add_argument("--quiet", action="store_true", help="no progress bar")
 
     from studio import cli_project
 
@@ -158,17 +173,35 @@ def _dub(args: argparse.Namespace) -> int:
         return 2
     output = args.output or Path.cwd() / f"{args.source.stem}_dub.mp4"
     bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
+    edits = None
+    if args.edits is not None:
+        from core.project.edits import parse_edits
+
+        from core.errors import EditsError
+
+        try:  # a bad edits file fails before any long work
+            parse_edits(args.edits)
+        except EditsError as exc:
+            if "need the dub's aligned words" not in str(exc):
+                raise
+
+        def edits(take):
+            words = [w.text for w in take.dub_alignment.words] if take.dub_alignment else []
+            return parse_edits(args.edits, words)
     try:
         result = dub(
             args.source, args.audio, output, transcript=args.transcript, options=options,
             settings=settings, cache_root=args.cache, tracker=args.tracker,
             face_index=args.face_index, face_box=args.face_box, language=args.language,
-            progress=bar,
+            progress=bar, edits=edits,
         )
     finally:
         bar.close()
-    s = result.summary()
-    if args.json:
+    return _print_result(result.summary(), args.json)
+
+
+def _print_result(s: dict, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(s, indent=1))
         return 0
     for w in s["warnings"]:
@@ -178,6 +211,63 @@ def _dub(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from core.dub import export_settings_from, export_take, open_project_take
+    from core.project.project import Project
+
+    started = time.perf_counter()
+    project = Project.open(args.project)
+    overrides = {"alpha": args.alpha, "beta": args.beta, "smoothing": args.smoothing,
+                 "av_offset_frames": args.av_offset}
+    for key, value in overrides.items():
+        if value is not None:
+            project.set_setting(key, value)
+    try:
+        settings = export_settings_from(project.settings)
+        if args.crf is not None or args.preset is not None:
+            settings = dataclasses.replace(
+                settings, crf=settings.crf if args.crf is None else args.crf,
+                preset=settings.preset if args.preset is None else args.preset)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    output = args.output or project.folder / f"{project.folder.name}.mp4"
+    from core.export import check_output_path
+
+    check_output_path(output)
+    bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
+    try:
+        take = open_project_take(project, progress=bar)
+        try:
+            if args.edits is not None:
+                from core.dub import apply_edits
+                from core.project.edits import parse_edits
+
+                words = [w.text for w in take.dub_alignment.words] if take.dub_alignment else []
+                e = parse_edits(args.edits, words)
+                merged = {int(k): dict(v) for k, v in project.words.items()}
+                for i, fields in e.words.items():
+                    merged.setdefault(i, {}).update(fields)
+                apply_edits(take, merged, project.emotion_clips + e.emotions,
+                            project.cache_dir)
+                take.compose()
+            export_take(take, output, project.dub.path, settings, progress=bar)
+        finally:
+            take.close()
+    finally:
+        bar.close()
+    al = take.dub_alignment
+    return _print_result({
+        "output": str(output), "frames": take.frame_count, "fps": round(take.fps, 3),
+        "duration_s": round(take.frame_count / take.fps, 3),
+        "words": 0 if al is None else len(al.words),
+        "viseme_library": take.library.coverage(), "warnings": take.warnings,
+        "seconds": round(time.perf_counter() - started, 3)}, args.json)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -185,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             return _analyze(args)
         if args.command == "dub":
             return _dub(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "project":
             return args.func(args)
     except StudioError as exc:

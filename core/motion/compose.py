@@ -1,20 +1,26 @@
 """The edit composition, one pure vectorised function over all frames.
 
-    E'_t = S(E_t) + smooth(α_t · g(loud_t)^β · ΔE_t + emotion_t)
+    E'_t = S(E_t) + α_t · W_t(smooth(g(loud_t)^β · ΔE_t)) + emotion_t
 
 S (silent lips) replaces the lower face of the source expression by the speaker's
 closed-mouth neutral, which is zero in canonical space because K_c's mouth comes from the
 clip's closed-mouth frames. So α = 0 closes the mouth whatever the audio says, α = 1 is
-nominal and α up to 2 exaggerates. Only what the edit adds is smoothed: the source's own
-motion (blinks, brows) is kept as tracked. Frames the driver marks as forced closures
-(``hold``) keep their unsmoothed lips, so p/b/m stay shut. Moving a slider re-runs only
-this function; callers may pass any subset of the keypoints (the function is per point).
+nominal and α up to 2 exaggerates. Only the driver's lip motion is smoothed: the source's
+own motion (blinks, brows) is kept as tracked, and word styles (W_t, per-word α) and
+emotion clips bring their own ramps and fades, so an edit of one word changes only the
+frames of that word and its ramps. Frames the driver marks as forced closures (``hold``)
+keep their unsmoothed lips, so p/b/m stay shut. Moving a slider re-runs only this
+function; callers may pass any subset of the keypoints (the function is per point).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+
+from core.motion.words import StyledWord, alpha_curve, apply_word_shapes
 
 
 def silent_lips(
@@ -61,24 +67,36 @@ def compose(
     hold: np.ndarray | None = None,
     emotion: np.ndarray | None = None,
     rest: np.ndarray | None = None,
+    words: Sequence[StyledWord] = (),
+    directions: dict[str, np.ndarray] | None = None,
+    ramp: float = 1.0,
 ) -> np.ndarray:
     """E'_t for every frame: (T, N, 3) float32.
 
     ``alpha`` is a scalar or a per-frame array, ``loudness`` the dub's RMS envelope per
     frame, ``lip_weight`` (N,) how much each point belongs to the lips and jaw, ``emotion``
     an optional (T, N, 3) offset from emotion clips, ``rest`` (N, 3) the closed neutral.
+    ``words`` carry per-word styles (spans in frames) along ``directions`` (open, wide,
+    round unit vectors over the same points), eased in over ``ramp`` frames.
     """
     t_count = len(expression)
-    gain = np.broadcast_to(np.asarray(alpha, dtype=np.float32), (t_count,))
+    raw = np.asarray(delta, dtype=np.float32)
     if loudness is not None and beta != 0:
-        gain = gain * loudness_gain(loudness, beta).astype(np.float32)
-    raw = gain[:, None, None] * np.asarray(delta, dtype=np.float32)
-    if emotion is not None:
-        raw = raw + np.asarray(emotion, np.float32)
-    added = smooth(raw, smoothing)
+        raw = loudness_gain(loudness, beta).astype(np.float32)[:, None, None] * raw
+    lips = smooth(raw, smoothing)
     if hold is not None and smoothing > 0:
         h = np.asarray(hold, np.float32)
         idx = np.flatnonzero(h > 0)
-        k = h[idx, None, None]
-        added[idx] = k * raw[idx] + (1 - k) * added[idx]
-    return silent_lips(expression, lip_weight, rest) + added
+        if len(idx):
+            lips = np.array(lips, copy=lips is raw)
+            k = h[idx, None, None]
+            lips[idx] = k * raw[idx] + (1 - k) * lips[idx]
+    if words and directions is not None:
+        lips = apply_word_shapes(lips, words, directions, ramp)
+    a = alpha_curve(float(alpha), words, t_count, ramp) if np.ndim(alpha) == 0 else (
+        np.asarray(alpha, np.float32))
+    out = silent_lips(expression, lip_weight, rest)
+    out += a[:, None, None] * lips
+    if emotion is not None:
+        out += np.asarray(emotion, np.float32)
+    return out
