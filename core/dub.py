@@ -27,11 +27,12 @@ from core.keypoints.decompose import recompose
 from core.keypoints.regions import RegionSet, load_regions
 from core.media import load_audio, open_media
 from core.media.audio import Audio, is_silent, rms_envelope
-from core.motion.compose import compose
+from core.motion.composer import Composer
 from core.motion.driver import LipMotion, VisemeDriver
 from core.motion.emotion import (
     EMOTIONS,
     EmotionClip,
+    emotion_mask,
     emotion_offsets,
     preset_deformation,
     reference_deformation,
@@ -125,39 +126,61 @@ class DubTake:
             self.dub, self.fps, window_s=2.0 / self.fps, n_frames=self.frame_count
         )
         self._pose_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._composer_cache: tuple[tuple, Composer] | None = None
+        self._emotion_key: tuple | None = None
         self.directions = style_directions(self.library)
-        self.edited: np.ndarray = self.compose()
+        self.update()
 
     # -- motion -----------------------------------------------------------------------
 
-    def compose(self, options: DubOptions | None = None) -> np.ndarray:
-        """E'_t for every output frame (T, N, 3); re-run after a change of the controls."""
+    def _composer(self) -> Composer:
+        """The warm composition; rebuilt only when the source motion itself changes."""
+        o = self.options
+        key = (o.av_offset_frames, o.idle_motion and self.source.is_image, o.seed)
+        if self._composer_cache is None or self._composer_cache[0] != key:
+            expression = self.cache.expression(self.source_index)
+            if self.source.is_image and o.idle_motion:
+                blink = blink_curve(self.frame_count, self.fps, o.seed).astype(np.float32)
+                expression += blink[:, None, None] * blink_shape(self.cache.canonical,
+                                                                 self.regions)
+            k = o.av_offset_frames
+            composer = Composer(
+                expression, self.lip_weight, self.rest, shift_frames(self.lips.delta, k),
+                shift_frames(self.lips.hold, k), self.loudness, self.directions,
+                movable=emotion_mask(self.regions) if self.regions.n_points == 478 else None,
+            )
+            self._composer_cache = (key, composer)
+            self._emotion_key = None
+        return self._composer_cache[1]
+
+    def update(self, options: DubOptions | None = None) -> None:
+        """Re-compose after any edit (controls, word styles, emotion clips): milliseconds,
+        since only what the edit touched is recomputed."""
         if options is not None:
+            if options.idle_motion != self.options.idle_motion or options.seed != self.options.seed:
+                self._pose_cache = None
             self.options = options
         o = self.options
-        expression = self.cache.expression(self.source_index)
-        k = o.av_offset_frames
-        extra = None
-        if self.source.is_image and o.idle_motion:
-            blink = blink_curve(self.frame_count, self.fps, o.seed).astype(np.float32)
-            extra = blink[:, None, None] * blink_shape(self.cache.canonical, self.regions)
-        self.edited = compose(
-            expression,
-            shift_frames(self.lips.delta, k),
-            self.lip_weight,
-            alpha=o.alpha,
-            loudness=self.loudness,
-            beta=o.beta,
-            smoothing=o.smoothing,
-            hold=shift_frames(self.lips.hold, k),
-            rest=self.rest,
-            emotion=self.emotion(),
-            words=self.styled_words(),
-            directions=self.directions,
+        composer = self._composer()
+        clips = tuple(self.emotion_clips)
+        ekey = (clips, tuple(sorted((k, id(v)) for k, v in self.emotion_sources.items())))
+        changed = ekey != self._emotion_key
+        composer.update(
+            alpha=o.alpha, beta=o.beta, smoothing=o.smoothing, words=self.styled_words(),
             ramp=self.ramp_ms / 1000.0 * self.fps,
+            emotion=self.emotion() if changed else None, emotion_changed=changed,
         )
-        if extra is not None:
-            self.edited += extra
+        self._emotion_key = ekey
+
+    @property
+    def edited(self) -> np.ndarray:
+        """E'_t of every output frame over all points (T, N, 3) (materialised: for tests,
+        export of keypoints; rendering asks only for the frames it draws)."""
+        return self._composer().rows(np.arange(self.frame_count))
+
+    def compose(self, options: DubOptions | None = None) -> np.ndarray:
+        """Re-compose and return E'_t for every output frame (T, N, 3)."""
+        self.update(options)
         return self.edited
 
     def styled_words(self) -> list[StyledWord]:
@@ -222,8 +245,8 @@ class DubTake:
         idx = np.arange(self.frame_count)[frames]
         src = self.cache.points(self.source_index[idx])
         rot, scale, trans = self.pose()
-        dst = recompose(self.cache.canonical, self.edited[idx], rot[idx], scale[idx],
-                        trans[idx]).astype(np.float32)
+        dst = recompose(self.cache.canonical, self._composer().rows(idx), rot[idx],
+                        scale[idx], trans[idx]).astype(np.float32)
         return src, dst
 
     def close(self) -> None:
@@ -517,14 +540,14 @@ def image_reference(path: Path, take: DubTake, region: str, cache_root: Path) ->
 
 def apply_project_edits(take: DubTake, project: Any) -> None:
     """Put a project's controls, word edits and emotion clips on a take, then re-compose."""
-    take.options = options_from_settings(project.settings)
-    take._pose_cache = None
     take.ramp_ms = float(project.settings["word_ramp_ms"])
-    apply_edits(take, project.words, project.emotion_clips, project.cache_dir)
+    apply_edits(take, project.words, project.emotion_clips, project.cache_dir,
+                options_from_settings(project.settings))
 
 
 def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
-                emotion_clips: list[dict[str, Any]], cache_root: Path) -> None:
+                emotion_clips: list[dict[str, Any]], cache_root: Path,
+                options: DubOptions | None = None) -> None:
     """Word edits (by word index) and emotion clips, as stored in a project, on a take."""
     styles, timing = {}, {}
     for i, entry in words.items():
@@ -550,7 +573,7 @@ def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
                                  float(c["fade_out"])))
     take.emotion_sources.update(sources)
     take.emotion_clips = clips
-    take.compose()
+    take.update(options)
 
 
 def open_project_take(project: Any, progress: Progress | None = None,

@@ -154,6 +154,30 @@ def test_emotions_move_only_their_regions(take):
     _reset(take)
 
 
+def test_the_warm_composer_equals_the_pure_composition(take):
+    from core.dub import shift_frames
+    from core.motion.compose import compose
+
+    _reset(take)
+    take.word_styles = {1: WordStyle(open=2.0, alpha=1.5), 3: WordStyle(round=0.5)}
+    take.emotion_clips = [EmotionClip("mouth", 0.5, 3.5, "happy")]
+    opts = DubOptions(alpha=1.2, beta=0.5, smoothing=1.0, av_offset_frames=1)
+    warm = take.compose(opts)
+    take.word_styles = {3: WordStyle(round=0.5)}
+    take.update()
+    take.word_styles = {1: WordStyle(open=2.0, alpha=1.5), 3: WordStyle(round=0.5)}
+    again = take.compose()  # reached through an incremental word edit
+    pure = compose(
+        take.cache.expression(take.source_index), shift_frames(take.lips.delta, 1),
+        take.lip_weight, alpha=1.2, loudness=take.loudness, beta=0.5, smoothing=1.0,
+        hold=shift_frames(take.lips.hold, 1), rest=take.rest, emotion=take.emotion(),
+        words=take.styled_words(), directions=take.directions,
+        ramp=take.ramp_ms / 1000 * take.fps)
+    np.testing.assert_allclose(warm, pure, atol=1e-6)
+    np.testing.assert_allclose(again, pure, atol=1e-6)
+    _reset(take)
+
+
 @pytest.fixture()
 def project(shared_data, cache_root, tmp_path):
     p = Project.new(tmp_path / "p", shared_data / "video" / "woman_glasses.mp4", SPEECH, TEXT)

@@ -77,7 +77,7 @@ def word_window(start: float, end: float, ramp: float, count: int
                 ) -> tuple[slice, np.ndarray]:
     """Frames touched by a word (its span and ramps) and c_w over them (1 inside)."""
     lo = max(0, int(np.floor(start - ramp)))
-    hi = min(count, int(np.ceil(end + ramp)) + 1)
+    hi = max(lo, min(count, int(np.ceil(end + ramp)) + 1))
     t = np.arange(lo, hi, dtype=np.float64)
     if ramp > 0:
         up = np.clip((t - (start - ramp)) / ramp, 0, 1)
