@@ -175,9 +175,8 @@ def _dub(args: argparse.Namespace) -> int:
     bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
     edits = None
     if args.edits is not None:
-        from core.project.edits import parse_edits
-
         from core.errors import EditsError
+        from core.project.edits import parse_edits
 
         try:  # a bad edits file fails before any long work
             parse_edits(args.edits)
