@@ -163,14 +163,24 @@ class DubTake:
         o = self.options
         composer = self._composer()
         clips = tuple(self.emotion_clips)
-        ekey = (clips, tuple(sorted((k, id(v)) for k, v in self.emotion_sources.items())))
-        changed = ekey != self._emotion_key
+        sources = tuple(sorted((k, id(v)) for k, v in self.emotion_sources.items()))
+        old = self._emotion_key
+        span = None
+        if old is not None and old[1] == sources and old[0] != clips and old[0] and clips:
+            # an edit of some clips: the emotion term changes only over their time spans
+            moved = set(old[0]).symmetric_difference(clips)
+            lo = max(0, int(np.floor(min(c.start for c in moved) * self.fps)) - 1)
+            hi = min(self.frame_count, int(np.ceil(max(c.end for c in moved) * self.fps)) + 2)
+            span = slice(lo, hi)
+        changed = (clips, sources) != old and span is None
         composer.update(
             alpha=o.alpha, beta=o.beta, smoothing=o.smoothing, words=self.styled_words(),
             ramp=self.ramp_ms / 1000.0 * self.fps,
             emotion=self.emotion() if changed else None, emotion_changed=changed,
         )
-        self._emotion_key = ekey
+        if span is not None:
+            composer.update_emotion(span, self.emotion(np.arange(span.start, span.stop)))
+        self._emotion_key = (clips, sources)
 
     @property
     def edited(self) -> np.ndarray:
@@ -214,11 +224,12 @@ class DubTake:
                                          self.regions, keep_gap=True)
         raise KeyError(f"no emotion deformation named {key!r}")
 
-    def emotion(self) -> np.ndarray | None:
-        """Σ_r λ_r(t)·M_r⊙D for every output frame, or None without clips."""
+    def emotion(self, frames: np.ndarray | None = None) -> np.ndarray | None:
+        """Σ_r λ_r(t)·M_r⊙D for every output frame (or some), or None without clips."""
         if not self.emotion_clips:
-            return None
-        times = np.arange(self.frame_count) / self.fps
+            return None if frames is None else np.zeros(
+                (len(frames), self.regions.n_points, 3), np.float32)
+        times = (np.arange(self.frame_count) if frames is None else frames) / self.fps
         defs = {c.key: self.deformation(c.key) for c in self.emotion_clips}
         return emotion_offsets(self.emotion_clips, defs, self.regions, times)
 

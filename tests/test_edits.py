@@ -260,3 +260,16 @@ def test_killing_a_save_leaves_a_valid_project(project):
         assert data["schema"] == 1
         reopened = Project.open(project.folder)
         assert 1.0 <= reopened.setting("alpha") <= 2.0
+
+
+def test_an_edited_emotion_clip_recomposes_like_a_fresh_take(take):
+    _reset(take)
+    take.emotion_clips = [EmotionClip("mouth", 0.5, 2.0, "happy"),
+                          EmotionClip("brows", 1.0, 3.0, "angry")]
+    take.update()
+    take.emotion_clips = [EmotionClip("mouth", 0.5, 2.5, "happy", intensity=1.3),
+                          EmotionClip("brows", 1.0, 3.0, "angry")]
+    incremental = take.compose()
+    take._emotion_key = None  # forget: compose everything again
+    np.testing.assert_allclose(incremental, take.compose(), atol=1e-6)
+    _reset(take)

@@ -109,6 +109,22 @@ class Composer:
                 out += self.emotion_lips[span]
         return self.edited_lips
 
+    def update_emotion(self, span: slice, emotion: np.ndarray) -> None:
+        """Replace the emotion term on some frames only (an emotion clip was edited there);
+        ``emotion`` is (n, N, 3) over all points for those frames."""
+        n = self.n_lips
+        if self.emotion is None:
+            self.emotion = np.zeros((self.count, len(self.active), 3), np.float32)
+            self.emotion_lips = np.zeros((self.count, n, 3), np.float32)
+        rows = emotion[:, self.active]
+        self.emotion[span] = rows
+        self.emotion_lips[span] = rows[:, :n]
+        np.add(self.base_other[span], rows[:, n:], out=self.edited_other[span])
+        out = self.edited_lips[span]
+        np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
+        out += self.base_lips[span]
+        out += self.emotion_lips[span]
+
     def _changed_spans(self, old: tuple, new: tuple, ramp: float) -> list[slice]:
         before, after = set(old), set(new)
         return [word_window(w.start, w.end, ramp, self.count)[0]
