@@ -23,7 +23,7 @@ def _box(text: str) -> tuple[float, float, float, float]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio", description="Talking-face studio")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
 
     a = sub.add_parser("analyze", help="track the face, cache keypoints, align the speech")
     a.add_argument("media", type=Path, help="a video or a portrait image")
@@ -269,6 +269,10 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command is None:  # a bare ``studio`` opens the window
+        from studio.app import main as open_window
+
+        return open_window([])
     try:
         if args.command == "analyze":
             return _analyze(args)

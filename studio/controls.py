@@ -1,0 +1,221 @@
+"""The control panel: global controls, the word inspector and the emotion clip inspector.
+
+It only shows values and reports what the user moved (``setting_edited``, ``word_edited``,
+``clip_edited``...); the window turns those into core commands on the undo stack. Each
+slider drag carries a token, so one drag becomes one undo step.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.project.schema import EMOTIONS, REGIONS, RENDERERS
+
+_tokens = itertools.count(1)
+
+
+class ValueSlider(QWidget):
+    """A horizontal slider over [lo, hi] in steps, with its value printed beside it.
+
+    ``edited(value, token)`` fires for user and programmatic moves (not for :meth:`show`);
+    the token changes whenever the handle is pressed or released, and on keyboard steps.
+    """
+
+    edited = Signal(float, int)
+
+    def __init__(self, lo: float, hi: float, step: float, fmt: str = "{:.2f}",
+                 parent=None) -> None:
+        super().__init__(parent)
+        self.lo, self.step, self.fmt = lo, step, fmt
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, round((hi - lo) / step))
+        self.label = QLabel()
+        self.label.setMinimumWidth(40)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.label)
+        self.token = next(_tokens)
+        self._quiet = False
+        self.slider.sliderPressed.connect(self._new_token)
+        self.slider.sliderReleased.connect(self._new_token)
+        self.slider.valueChanged.connect(self._changed)
+
+    def _new_token(self) -> None:
+        self.token = next(_tokens)
+
+    def value(self) -> float:
+        return round(self.lo + self.slider.value() * self.step, 6)
+
+    def setValue(self, value: float) -> None:  # noqa: N802 - Qt style, as a user move
+        self.slider.setValue(round((value - self.lo) / self.step))
+
+    def show_value(self, value: float) -> None:
+        """Show a value without reporting it (the project changed, e.g. undo)."""
+        self._quiet = True
+        try:
+            self.slider.setValue(round((value - self.lo) / self.step))
+        finally:
+            self._quiet = False
+        self.label.setText(self.fmt.format(self.value()))
+
+    def _changed(self, _: int) -> None:
+        self.label.setText(self.fmt.format(self.value()))
+        if not self._quiet:
+            self.edited.emit(self.value(), self.token)
+
+
+class ControlPanel(QWidget):
+    setting_edited = Signal(str, object, int)  # key, value, drag token (0: no merge)
+    word_edited = Signal(str, object, int)  # field, value, drag token
+    add_clip = Signal(str, str)  # region, emotion
+    clip_edited = Signal(str, str, object, int)  # clip id, field, value, drag token
+    remove_clip = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("controls")
+        lay = QVBoxLayout(self)
+
+        g = QGroupBox("Global")
+        form = QFormLayout(g)
+        self.alpha = ValueSlider(0, 2, 0.01)
+        self.beta = ValueSlider(0, 2, 0.01)
+        self.smoothing = ValueSlider(0, 10, 0.1, "{:.1f}")
+        self.alpha.setToolTip("Mouth scale α: 0 closed, 1 nominal, 2 exaggerated")
+        self.beta.setToolTip("Loudness β: how much the dub's loudness scales the lips")
+        self.smoothing.setToolTip("Smoothing of the motion, in frames")
+        form.addRow("α mouth", self.alpha)
+        form.addRow("β loudness", self.beta)
+        form.addRow("smoothing", self.smoothing)
+        self.driver = QComboBox()
+        self.driver.addItem("visemes")
+        self.driver.setToolTip("The lip driver; the Audio2Exp adapter comes with the trainer")
+        self.renderer = QComboBox()
+        self.renderer.addItems(list(RENDERERS))
+        form.addRow("driver", self.driver)
+        form.addRow("renderer", self.renderer)
+        lay.addWidget(g)
+        for key, s in (("alpha", self.alpha), ("beta", self.beta),
+                       ("smoothing", self.smoothing)):
+            s.edited.connect(lambda v, t, key=key: self.setting_edited.emit(key, v, t))
+        self.driver.activated.connect(
+            lambda _: self.setting_edited.emit("driver", self.driver.currentText(), 0))
+        self.renderer.activated.connect(
+            lambda _: self.setting_edited.emit("renderer", self.renderer.currentText(), 0))
+
+        w = QGroupBox("Word")
+        self.word_box = w
+        form = QFormLayout(w)
+        self.word_label = QLabel("no word selected")
+        self.word_label.setWordWrap(True)
+        form.addRow(self.word_label)
+        self.open = ValueSlider(0, 3, 0.01)
+        self.wide = ValueSlider(0, 3, 0.01)
+        self.round = ValueSlider(0, 3, 0.01)
+        self.word_alpha_on = QCheckBox("own α")
+        self.word_alpha = ValueSlider(0, 2, 0.01)
+        self.silent = QCheckBox("silent (closed lips)")
+        form.addRow("open", self.open)
+        form.addRow("wide", self.wide)
+        form.addRow("round", self.round)
+        form.addRow(self.word_alpha_on, self.word_alpha)
+        form.addRow(self.silent)
+        lay.addWidget(w)
+        for field, s in (("open", self.open), ("wide", self.wide), ("round", self.round)):
+            s.edited.connect(lambda v, t, field=field: self.word_edited.emit(field, v, t))
+        self.word_alpha.edited.connect(
+            lambda v, t: self.word_alpha_on.isChecked() and self.word_edited.emit("alpha", v, t))
+        self.word_alpha_on.clicked.connect(
+            lambda on: self.word_edited.emit("alpha", self.word_alpha.value() if on else None, 0))
+        self.silent.clicked.connect(lambda on: self.word_edited.emit("silent", bool(on), 0))
+
+        e = QGroupBox("Emotion")
+        form = QFormLayout(e)
+        self.region = QComboBox()
+        self.region.addItems(list(REGIONS))
+        self.emotion = QComboBox()
+        self.emotion.addItems([x for x in EMOTIONS if x != "neutral"])
+        add = QPushButton("Add clip over the selection")
+        add.setToolTip("An emotion clip on the region's track, over the selected words "
+                       "(or one second at the playhead)")
+        add.clicked.connect(lambda: self.add_clip.emit(self.region.currentText(),
+                                                       self.emotion.currentText()))
+        self.add_button = add
+        form.addRow("region", self.region)
+        form.addRow("emotion", self.emotion)
+        form.addRow(add)
+        self.clip_label = QLabel("no clip selected")
+        self.intensity = ValueSlider(0, 1.5, 0.01)
+        self.fade_in = ValueSlider(0, 2, 0.01, "{:.2f} s")
+        self.fade_out = ValueSlider(0, 2, 0.01, "{:.2f} s")
+        self.remove = QPushButton("Remove clip")
+        form.addRow(self.clip_label)
+        form.addRow("intensity", self.intensity)
+        form.addRow("fade in", self.fade_in)
+        form.addRow("fade out", self.fade_out)
+        form.addRow(self.remove)
+        self.clip_id: str | None = None
+        for field, s in (("intensity", self.intensity), ("fade_in", self.fade_in),
+                         ("fade_out", self.fade_out)):
+            s.edited.connect(lambda v, t, field=field: self.clip_id and self.clip_edited.emit(
+                self.clip_id, field, v, t))
+        self.remove.clicked.connect(lambda: self.clip_id and self.remove_clip.emit(self.clip_id))
+        lay.addWidget(e)
+        lay.addStretch(1)
+        self.show_words([], None)
+        self.show_clip(None)
+
+    def show_settings(self, settings: dict[str, Any]) -> None:
+        self.alpha.show_value(float(settings["alpha"]))
+        self.beta.show_value(float(settings["beta"]))
+        self.smoothing.show_value(min(10.0, float(settings["smoothing"])))
+        self.renderer.setCurrentText(str(settings.get("renderer", "warp")))
+
+    def show_words(self, texts: list[str], style: dict[str, Any] | None) -> None:
+        """The inspector for the selected words (``style``: the first one's fields)."""
+        on = bool(texts) and style is not None
+        for wgt in (self.open, self.wide, self.round, self.word_alpha_on, self.word_alpha,
+                    self.silent):
+            wgt.setEnabled(on)
+        if not on:
+            self.word_label.setText("no word selected (click one on the timeline; "
+                                    "shift-click adds)")
+            return
+        self.word_label.setText(" · ".join(f"“{t}”" for t in texts))
+        self.open.show_value(float(style["open"]))
+        self.wide.show_value(float(style["wide"]))
+        self.round.show_value(float(style["round"]))
+        own = style.get("alpha")
+        self.word_alpha_on.setChecked(own is not None)
+        self.word_alpha.show_value(1.0 if own is None else float(own))
+        self.silent.setChecked(bool(style["silent"]))
+
+    def show_clip(self, clip: dict[str, Any] | None) -> None:
+        self.clip_id = None if clip is None else clip["id"]
+        for wgt in (self.intensity, self.fade_in, self.fade_out, self.remove):
+            wgt.setEnabled(clip is not None)
+        if clip is None:
+            self.clip_label.setText("no clip selected")
+            return
+        name = clip.get("emotion") or "reference"
+        self.clip_label.setText(f"{name} on {clip['region']}, "
+                                f"{float(clip['start']):.2f}–{float(clip['end']):.2f} s")
+        self.intensity.show_value(float(clip["intensity"]))
+        self.fade_in.show_value(float(clip["fade_in"]))
+        self.fade_out.show_value(float(clip["fade_out"]))

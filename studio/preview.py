@@ -1,0 +1,83 @@
+"""The preview pane: the current frame, fitted or zoomed, with an optional keypoint overlay."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """An HxWx3 uint8 RGB array as a QImage that owns its pixels."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class PreviewView(QGraphicsView):
+    """Shows one picture; fits it to the pane until the user zooms (wheel), fit again with
+    :meth:`fit`. The picture keeps its place in scene units whatever its resolution, so the
+    preview-size and full-size renders of a frame replace each other without a jump."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setBackgroundBrush(QBrush(QColor(30, 30, 30)))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.item = QGraphicsPixmapItem()
+        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self.item)
+        self.placeholder = self.scene().addText("Drop a video or a portrait, then a dub")
+        self.placeholder.setDefaultTextColor(QColor(200, 200, 200))
+        self.fitted = True
+        self.frame_size: tuple[int, int] | None = None  # the source's (w, h)
+        self.image: QImage | None = None
+
+    def show_frame(self, rgb: np.ndarray, frame_size: tuple[int, int],
+                   points: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        image = to_qimage(rgb)
+        if points is not None:
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            for pts, color in ((points[0], QColor(255, 80, 80)), (points[1], QColor(80, 255, 120))):
+                painter.setPen(QPen(color, 1.2))
+                for x, y in pts:
+                    painter.drawPoint(QPointF(float(x), float(y)))
+            painter.end()
+        self.image = image
+        self.placeholder.setVisible(False)
+        self.item.setPixmap(QPixmap.fromImage(image))
+        w, h = frame_size
+        self.item.setScale(w / max(1, image.width()))
+        first = self.frame_size != frame_size
+        self.frame_size = frame_size
+        self.scene().setSceneRect(QRectF(0, 0, w, h))
+        if first or self.fitted:
+            self.fit()
+
+    def clear(self, text: str = "Drop a video or a portrait, then a dub") -> None:
+        self.item.setPixmap(QPixmap())
+        self.image = None
+        self.frame_size = None
+        self.placeholder.setPlainText(text)
+        self.placeholder.setVisible(True)
+
+    def fit(self) -> None:
+        self.fitted = True
+        if self.frame_size is not None:
+            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom(self, factor: float) -> None:
+        self.fitted = False
+        self.scale(factor, factor)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self.fitted:
+            self.fit()
