@@ -138,6 +138,7 @@ class ModelConfig:
     ref_dim: int = 32
     dropout: float = 0.1
     out_scale: float = 0.05  # canonical units of one network output unit
+    basis: int = 0  # > 0: ΔE is a mix of this many fixed lip-motion modes (else free)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -177,7 +178,13 @@ class Audio2Exp(nn.Module):
             nn.LeakyReLU(0.2), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden + cfg.ref_dim, cfg.hidden), nn.LeakyReLU(0.2),
         )
-        self.out = zero_module(nn.Linear(cfg.hidden, cfg.n_points * 3))
+        if cfg.basis > 0:
+            # the speaker's main lip-motion modes (from the trainer's SVD of its targets):
+            # few degrees of freedom generalise from seconds of footage
+            self.register_buffer("modes", torch.zeros(cfg.basis, cfg.n_points * 3))
+            self.out = zero_module(nn.Linear(cfg.hidden, cfg.basis))
+        else:
+            self.out = zero_module(nn.Linear(cfg.hidden, cfg.n_points * 3))
 
     def forward(self, mel: torch.Tensor, ref: torch.Tensor, weight: torch.Tensor
                 ) -> torch.Tensor:
@@ -187,7 +194,10 @@ class Audio2Exp(nn.Module):
         a = self.audio_out(self.audio(mel).flatten(1))
         r = self.ref(ref.reshape(b, -1) / self.cfg.out_scale)
         h = self.fuse(torch.cat([a, r], dim=1))
-        d = self.out(h).view(b, self.cfg.n_points, 3) * self.cfg.out_scale
+        d = self.out(h)
+        if self.cfg.basis > 0:
+            d = d @ self.modes
+        d = d.view(b, self.cfg.n_points, 3) * self.cfg.out_scale
         return d * weight[..., None]
 
 

@@ -1,0 +1,206 @@
+"""The Audio2Exp adapter: zero start, learning, resume, cancel, refusal of bad files, the
+job's JSON lines. One short real clip, a few hundred steps in all (well under a minute)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import StudioError
+from core.keypoints.regions import load_regions
+from core.motion.audio2exp import Audio2ExpDriver, read_metadata
+from core.motion.audio2exp_model import MelConfig, mel_power
+from trainer.data import Corpus, clip_features
+from trainer.loop import TrainConfig, publish, save_weights, train
+from trainer.model import ModelConfig, build_model, silent_mel
+
+ROOT = Path(__file__).resolve().parents[1]
+REG = load_regions("mediapipe")
+CLIP = "video/woman_glasses.mp4"
+
+
+def small(**kw) -> TrainConfig:
+    base = dict(steps=150, batch=8, eval_every=25, checkpoint_every=50, log_every=10,
+                device="cpu", basis=6, channels=32, hidden=64)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("STUDIO_CACHE_DIR")
+    os.environ["STUDIO_CACHE_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("STUDIO_CACHE_DIR", None)
+    else:
+        os.environ["STUDIO_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def clip(shared_data, cache_root):
+    return clip_features(shared_data / CLIP, cache_root)
+
+
+@pytest.fixture(scope="module")
+def corpus(clip) -> Corpus:
+    return Corpus([clip], clip.points, MelConfig())
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    lines: list[str] = []
+    run = tmp_path_factory.mktemp("run")
+    result = train(corpus, run, small(), emit=lambda r: lines.append(json.dumps(r)))
+    return result, lines, run
+
+
+def test_zero_module_starts_at_no_change(corpus):
+    model = build_model(ModelConfig(n_points=len(corpus.points), basis=6))
+    b = corpus.batch(4, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(b["mel"], b["ref"], b["weight"])
+    assert torch.count_nonzero(out) == 0
+
+
+def test_untrained_driver_leaves_the_face_as_silent_lips(corpus, clip, tmp_path):
+    model = build_model(ModelConfig(n_points=len(corpus.points)))
+    meta = {"format": "studio-audio2exp", "version": 1, "step": 0, "backend": "landmarks",
+            "tracker": "mediapipe", "n_points_total": REG.n_points,
+            "points": clip.points.tolist(), "mel": MelConfig().to_json(),
+            "model": model.cfg.to_json()}
+    path = tmp_path / "zero.safetensors"
+    save_weights(path, model.state_dict(), meta)
+    driver = Audio2ExpDriver.load(path, REG)
+    t = 20
+    e = np.random.default_rng(0).normal(0, 0.02, (t, REG.n_points, 3)).astype(np.float32)
+    audio = np.random.default_rng(1).normal(0, 0.1, 16000).astype(np.float32)
+    lips = driver.motion(audio, e, np.ones(REG.n_points, np.float32), t, 25.0)
+    assert lips.delta.shape == (t, REG.n_points, 3) and not lips.delta.any()
+
+
+def test_training_lowers_the_validation_loss(trained):
+    result, _, _ = trained
+    assert result.step == 150
+    assert result.best_val < 0.97 * result.initial_val, (result.best_val, result.initial_val)
+
+
+def test_progress_lines_parse(trained):
+    _, lines, _ = trained
+    records = [json.loads(line) for line in lines]
+    progress = [r for r in records if "event" not in r]
+    assert progress and all(
+        set(r) == {"step", "loss", "l1", "vel", "silent", "val", "eta_s"} for r in progress)
+    assert [r["step"] for r in progress] == sorted(r["step"] for r in progress)
+    assert records[-1]["event"] == "done"
+
+
+def test_trained_model_drives_the_lips_and_keeps_silence_closed(trained, clip, tmp_path):
+    result, _, _ = trained
+    model = publish(result, tmp_path / "m.safetensors")
+    meta = read_metadata(model)
+    assert meta["tracker"] == "mediapipe" and meta["points"] == clip.points.tolist()
+    assert meta["mel"]["n_mels"] == 80 and meta["best_val"] is not None
+    driver = Audio2ExpDriver.load(model, REG)
+    frames = 50
+    e = np.zeros((frames, REG.n_points, 3), np.float32)
+    w = np.zeros(REG.n_points, np.float32)
+    w[clip.points] = clip.weight
+    silent = driver.motion(np.zeros(2 * 16000, np.float32), e, w, frames, 25.0)
+    scale = np.abs(clip.expression * clip.weight[None, :, None]).mean()
+    assert np.abs(silent.delta).mean() < 0.25 * scale
+    assert not silent.delta[:, np.setdiff1d(np.arange(REG.n_points), clip.points)].any()
+
+
+def test_resume_continues_from_the_saved_step(corpus, tmp_path):
+    first = train(corpus, tmp_path, small(steps=40, checkpoint_every=20), emit=None)
+    assert first.step == 40 and read_metadata(tmp_path / "last.safetensors")["step"] == 40
+    lines: list[dict] = []
+    second = train(corpus, tmp_path, small(steps=60, checkpoint_every=20), resume=True,
+                   emit=lines.append)
+    assert lines[0]["event"] == "resumed" and lines[0]["step"] == 40
+    steps = [r["step"] for r in lines if "event" not in r]
+    assert steps[0] == 50 and second.step == 60
+    assert read_metadata(tmp_path / "last.safetensors")["step"] == 60
+
+
+def test_cancel_leaves_a_loadable_checkpoint(corpus, tmp_path):
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 7
+
+    result = train(corpus, tmp_path, small(), cancel=cancel, emit=None)
+    assert result.status == "cancelled" and result.step == 7
+    meta = read_metadata(result.last)
+    assert meta["status"] == "cancelled" and meta["step"] == 7
+    Audio2ExpDriver.load(result.last, REG)
+
+
+def test_a_corrupt_checkpoint_is_refused(trained, tmp_path):
+    result, _, _ = trained
+    data = result.last.read_bytes()
+    bad = tmp_path / "truncated.safetensors"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StudioError, match="truncated.safetensors.*corrupt"):
+        Audio2ExpDriver.load(bad, REG)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model at all")
+    with pytest.raises(StudioError, match="junk.safetensors"):
+        Audio2ExpDriver.load(junk, REG)
+    with pytest.raises(StudioError, match="no such model"):
+        Audio2ExpDriver.load(tmp_path / "absent.safetensors", REG)
+
+
+def test_a_checkpoint_of_another_keypoint_backend_is_refused(trained, tmp_path):
+    from safetensors.torch import load_file
+
+    result, _, _ = trained
+    meta = read_metadata(result.last)
+    state = load_file(str(result.last))
+    other = tmp_path / "fa.safetensors"
+    save_weights(other, state, dict(meta, tracker="face_alignment"))
+    with pytest.raises(StudioError, match="trained on landmarks/face_alignment"):
+        Audio2ExpDriver.load(other, REG)
+    lp = tmp_path / "lp.safetensors"
+    save_weights(lp, state, dict(meta, backend="liveportrait"))
+    with pytest.raises(StudioError, match="liveportrait"):
+        Audio2ExpDriver.load(lp, REG)
+
+
+def test_silent_input_is_exactly_zero_features():
+    cfg = MelConfig()
+    power = mel_power(np.zeros(16000, np.float32), cfg)
+    assert power.shape[1] == 80 and not power.any()
+    assert not silent_mel((2, 80, cfg.window), cfg).any()
+
+
+def test_the_job_runs_as_its_own_process(shared_data, cache_root, tmp_path):
+    from core.project.project import Project
+
+    src = tmp_path / "clip.mp4"
+    shutil.copy(shared_data / CLIP, src)
+    Project.new(tmp_path / "proj", src)
+    # reuse the module's tracking: the project's cache gets the keypoints already made
+    shutil.copytree(cache_root / "keypoints", tmp_path / "proj" / "cache" / "keypoints")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-m", "trainer", str(tmp_path / "proj"), "--steps", "20",
+         "--batch", "4"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    records = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert any("eta_s" in r for r in records)
+    model = Path(records[-1]["path"])
+    assert records[-1]["event"] == "model" and model.parent == tmp_path / "proj" / "models"
+    assert model.name.startswith("audio2exp-") and model.suffix == ".safetensors"
+    Audio2ExpDriver.load(model, REG)

@@ -1,0 +1,131 @@
+"""One training job for a project, runnable as its own process (``python -m trainer``).
+
+The job reads the project (its source video is the training clip, ``clips`` add more),
+tracks what is not cached yet, trains in ``PROJECT/cache/train/audio2exp/`` and, when the
+run finishes, writes the best weights to ``PROJECT/models/audio2exp-<date>.safetensors``
+(or ``out``). Progress goes out as JSON lines; SIGTERM, SIGINT or a ``CANCEL`` file in the
+run folder stops it cooperatively with a loadable last checkpoint, and the project itself
+is left as it was, so ``resume`` picks up from there.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import StudioError
+from core.motion.audio2exp import read_metadata
+from trainer.data import folder_clips, load_corpus, project_clip
+from trainer.loop import Emit, TrainConfig, TrainResult, print_json, publish, train
+
+CANCEL_FILE = "CANCEL"
+
+
+@dataclass
+class JobRequest:
+    """What ``studio train`` asks for."""
+
+    project: Path
+    steps: int = 1500
+    resume: bool = False
+    lr: float = 2e-3
+    batch: int = 16
+    clips: Sequence[Path] = field(default_factory=list)
+    out: Path | None = None
+    device: str = "auto"
+    seed: int = 0
+
+
+def run_dir(project_cache: Path) -> Path:
+    """Where a project's checkpoints live (cache/: safe to delete, only resume is lost)."""
+    return project_cache / "train" / "audio2exp"
+
+
+def default_model_path(models_dir: Path) -> Path:
+    """``models/audio2exp-<date-time>.safetensors``, never overwriting an older one."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = models_dir / f"audio2exp-{stamp}.safetensors"
+    n = 1
+    while path.exists():
+        n += 1
+        path = models_dir / f"audio2exp-{stamp}-{n}.safetensors"
+    return path
+
+
+class CancelFlag:
+    """Set by SIGTERM/SIGINT (main thread only) or by a CANCEL file appearing."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.set = False
+        self._old: dict[int, object] = {}
+
+    def __call__(self) -> bool:
+        return self.set or self.file.exists()
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self.set = True
+
+    def __enter__(self) -> CancelFlag:
+        self.file.unlink(missing_ok=True)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self.file.unlink(missing_ok=True)
+
+
+def run_job(req: JobRequest, emit: Emit | None = print_json) -> tuple[TrainResult, Path | None]:
+    """Run the job; returns the result and the published model (None when cancelled)."""
+    emit = emit or (lambda _r: None)
+    source, cache_dir, tracker = project_clip(req.project)
+    clips = [source, *folder_clips(req.clips)] if req.clips else [source]
+    run = run_dir(cache_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    if req.steps <= 0 or req.batch <= 0 or not (req.lr > 0 and math.isfinite(req.lr)):
+        raise StudioError(None, "steps, batch and lr must be positive")
+    cfg = TrainConfig(steps=req.steps, batch=req.batch, lr=req.lr, device=req.device,
+                      seed=req.seed)
+    points = None
+    last = run / "last.safetensors"
+    if req.resume and last.is_file():
+        meta = read_metadata(last)
+        if meta.get("tracker") != tracker:
+            raise StudioError(last, f"the checkpoint was trained on {meta.get('tracker')} "
+                                    f"keypoints, the project uses {tracker}; train afresh")
+        points = meta["points"]
+        saved = meta.get("train", {})
+        for key in ("batch", "weight_decay", "alpha_ramp", "channels", "hidden", "dropout",
+                    "basis", "seed"):
+            if key in saved:
+                setattr(cfg, key, type(getattr(cfg, key))(saved[key]))
+    with CancelFlag(run / CANCEL_FILE) as cancel:
+        emit({"event": "features", "clips": [str(c) for c in clips]})
+        corpus = load_corpus(
+            clips, cache_dir, tracker=tracker, points=points,
+            progress=lambda name, d, t: emit({"event": "tracking", "clip": name,
+                                              "done": d, "total": t}),
+            cancel=cancel,
+        )
+        result = train(corpus, run, cfg, tracker=tracker, resume=req.resume, emit=emit,
+                       cancel=cancel)
+    if result.status == "cancelled":
+        emit({"event": "stopped", "checkpoint": str(result.last),
+              "message": "cancelled; resume with --resume"})
+        return result, None
+    from core.project.project import Project
+
+    out = req.out or default_model_path(Project.open(req.project).models_dir)
+    path = publish(result, out)
+    emit({"event": "model", "path": str(path), "best_val": round(result.best_val, 6),
+          "initial_val": round(result.initial_val, 6), "step": result.step})
+    return result, path
