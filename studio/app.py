@@ -11,6 +11,9 @@ def create_app(argv: list[str] | None = None):
     from studio.qt_env import prepare_qt_environment
 
     prepare_qt_environment()
+    from studio.pyside_guard import guard_none
+
+    guard_none()
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()

@@ -40,7 +40,13 @@ from studio.controls import ControlPanel
 from studio.preview import PreviewView
 from studio.timeline import TimelinePane, WaveformPane
 from studio.undo import push
-from studio.workers import Job, RenderRequest, RenderResult, RenderWorker, TakeHandle
+from studio.workers import (
+    Job,
+    RenderRequest,
+    RenderResult,
+    RenderWorker,
+    TakeHandle,
+)
 from studio.workers import edits_snapshot as _snapshot
 
 TEXT_SUFFIXES = {".txt", ".srt", ".vtt"}
@@ -81,6 +87,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, projects_root: Path | None = None, prompts: bool = True,
                  settings: QSettings | None = None) -> None:
+        from studio.pyside_guard import guard_none
+
+        guard_none()
         super().__init__()
         self.setObjectName("studio")
         self.projects_root = None if projects_root is None else Path(projects_root)

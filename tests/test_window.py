@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from studio.pyside_guard import guard_none
 from studio.qt_env import prepare_qt_environment
 
 prepare_qt_environment()  # before pytest-qt makes the QApplication
+guard_none()  # this PySide6 drops a reference to None on every void call
 
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
@@ -213,3 +215,15 @@ def test_bare_studio_command_opens_the_window(monkeypatch):
     monkeypatch.setattr(studio.app, "main", lambda argv=None: called.append(argv) or 0)
     assert cli.main([]) == 0
     assert called == [[]]
+
+
+def test_none_survives_void_pyside_calls(qapp):
+    import sys
+
+    from PySide6.QtCore import QCoreApplication
+
+    before = sys.getrefcount(None)
+    for _ in range(10_000):
+        QCoreApplication.processEvents()
+    assert sys.getrefcount(None) > 10_000 or sys.version_info >= (3, 12)
+    assert before - sys.getrefcount(None) <= 10_000
