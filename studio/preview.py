@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 
@@ -42,10 +42,13 @@ class PreviewView(QGraphicsView):
         if points is not None:
             painter = QPainter(image)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            for pts, color in ((points[0], QColor(255, 80, 80)), (points[1], QColor(80, 255, 120))):
-                painter.setPen(QPen(color, 1.2))
+            r = max(1.0, image.width() / 400)
+            painter.setPen(Qt.PenStyle.NoPen)
+            for pts, color in ((points[0], QColor(255, 80, 80, 200)),
+                               (points[1], QColor(80, 255, 120, 220))):
+                painter.setBrush(color)
                 for x, y in pts:
-                    painter.drawPoint(QPointF(float(x), float(y)))
+                    painter.drawEllipse(QPointF(float(x), float(y)), r, r)
             painter.end()
         self.image = image
         self.placeholder.setVisible(False)

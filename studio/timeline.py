@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsRectItem
 
 from core.project.schema import REGIONS
 
-WORD_ROW = 0
+AXIS_WIDTH = 60
 ROW_HEIGHT = 1.0
 _WORD = QColor(70, 120, 190)
 _WORD_EDITED = QColor(190, 130, 50)
@@ -70,6 +70,7 @@ class WaveformPane(pg.PlotWidget):
         p.setMouseEnabled(x=True, y=False)
         p.showGrid(x=True, y=False, alpha=0.2)
         p.getAxis("left").setTicks([[(0.0, "dub"), (-2.4, "source")]])
+        p.getAxis("left").setWidth(AXIS_WIDTH)  # the same as the timeline's: times line up
         p.getAxis("bottom").setStyle(showValues=False)
         p.setClipToView(True)
         p.setDownsampling(auto=True, mode="peak")
@@ -120,6 +121,7 @@ class TimelinePane(pg.PlotWidget):
         p.showGrid(x=True, y=False, alpha=0.2)
         rows = _rows()
         p.getAxis("left").setTicks([[(y, name) for name, y in rows]])
+        p.getAxis("left").setWidth(AXIS_WIDTH)
         p.getAxis("bottom").setLabel("time", units="s")
         p.setYRange(rows[-1][1] - 0.5, 0.0, padding=0)
         self.playhead = _Playhead()

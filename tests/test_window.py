@@ -163,6 +163,22 @@ def test_ab_toggle_and_overlay(qtbot, window):
     assert np.array_equal(picture(qtbot, window, j), edited)
 
 
+def test_playback_and_frame_steps(qtbot, window):
+    if window.take is None:
+        pytest.skip("the analysis did not run")
+    window.seek(10)
+    window.step(1)
+    assert window.frame == 11
+    window.step(-2)
+    assert window.frame == 9
+    window.play_action.trigger()
+    assert window.playing
+    qtbot.waitUntil(lambda: window.frame >= 14, timeout=5_000)
+    window.play_action.trigger()
+    assert not window.playing
+    qtbot.waitUntil(lambda: window.is_current(window.shown), timeout=20_000)
+
+
 def test_export_writes_a_playable_mp4_and_cancel_leaves_nothing(qtbot, window, env):
     if window.take is None:
         pytest.skip("the analysis did not run")
