@@ -121,6 +121,7 @@ class DubTake:
         self.lip_weight = lower_face_weight(self.cache.canonical, self.regions)
         self.rest = closed_rest(self.cache.canonical, self.regions)
         self.driver = VisemeDriver(self.library)
+        self.driver_name = "visemes"
         self.lips: LipMotion = self.driver.motion(self.dub_alignment, self.frame_count, self.fps)
         self.loudness = rms_envelope(
             self.dub, self.fps, window_s=2.0 / self.fps, n_frames=self.frame_count
@@ -193,11 +194,29 @@ class DubTake:
         self.update(options)
         return self.edited
 
+    def use_driver(self, name: str) -> None:
+        """Drive the lips with "visemes" or "audio2exp:<model file>" (a fine-tuned adapter)."""
+        if name == "visemes":
+            self.driver = VisemeDriver(self.library)
+            self.lips = self.driver.motion(self.dub_alignment, self.frame_count, self.fps)
+        elif name.startswith("audio2exp:"):
+            from core.motion.audio2exp import Audio2ExpDriver
+
+            adapter = Audio2ExpDriver.load(name.split(":", 1)[1], self.regions)
+            expression = self.cache.expression(self.source_index)
+            self.lips = adapter.motion(self.dub, expression, self.lip_weight,
+                                       self.frame_count, self.fps)
+        else:
+            raise ValueError(f"unknown driver {name!r}; use visemes or audio2exp:<model>")
+        self.driver_name = name
+        self._composer_cache = None
+        self.update()
+
     def styled_words(self) -> list[StyledWord]:
         """Edited words as spans of output frames, moved earlier by the lips' lead."""
         if self.dub_alignment is None:
             return []
-        lead = self.driver.anticipation
+        lead = VisemeDriver.anticipation
         out = []
         for i, style in sorted(self.word_styles.items()):
             if not 0 <= i < len(self.dub_alignment.words):
@@ -604,6 +623,11 @@ def open_project_take(project: Any, progress: Progress | None = None,
         progress=progress, cancel=cancel,
     )
     try:
+        driver = s["driver"]
+        if driver.startswith("audio2exp:") and not Path(driver.split(":", 1)[1]).is_absolute():
+            driver = f"audio2exp:{project.folder / driver.split(':', 1)[1]}"
+        if driver != "visemes":
+            take.use_driver(driver)
         apply_project_edits(take, project)
     except BaseException:
         take.close()

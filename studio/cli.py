@@ -85,8 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--quiet", action="store_true", help="no progress bar")
 
     from studio import cli_project
+    from trainer import cli as trainer_cli
 
     cli_project.register(sub)
+    trainer_cli.register(sub)
     return p
 
 
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             return _dub(args)
         if args.command == "export":
             return _export(args)
-        if args.command == "project":
+        if args.command in ("project", "train"):
             return args.func(args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -213,3 +213,27 @@ def test_the_job_runs_as_its_own_process(shared_data, cache_root, tmp_path):
     assert records[-1]["event"] == "model" and model.parent == tmp_path / "proj" / "models"
     assert model.name.startswith("audio2exp-") and model.suffix == ".safetensors"
     Audio2ExpDriver.load(model, REG)
+
+
+def test_a_project_can_dub_with_the_trained_adapter(trained, shared_data, cache_root, tmp_path):
+    from core.dub import DubOptions, open_take
+
+    result, _, _ = trained
+    model = publish(result, tmp_path / "m.safetensors")
+    samples = ROOT / "resources" / "samples"
+    take = open_take(shared_data / CLIP, samples / "speech.wav",
+                     transcript=samples / "speech.txt", cache_root=cache_root)
+    try:
+        visemes = take.compose(DubOptions()).copy()
+        take.use_driver(f"audio2exp:{model}")
+        assert take.driver_name.startswith("audio2exp:")
+        adapted = take.compose(DubOptions())
+        assert np.abs(take.lips.delta).max() > 0
+        assert not np.array_equal(adapted, visemes)
+        closed = take.compose(DubOptions(alpha=0.0))  # α = 0 still closes the mouth
+        np.testing.assert_allclose(closed[:, take.lip_weight >= 1],
+                                   0.0 * closed[:, take.lip_weight >= 1], atol=1e-6)
+        with pytest.raises(ValueError):
+            take.use_driver("wav2lip")
+    finally:
+        take.close()
