@@ -104,8 +104,9 @@ class ControlPanel(QWidget):
         form.addRow("β loudness", self.beta)
         form.addRow("smoothing", self.smoothing)
         self.driver = QComboBox()
-        self.driver.addItem("visemes")
-        self.driver.setToolTip("The lip driver; the Audio2Exp adapter comes with the trainer")
+        self.driver.addItem("visemes", "visemes")
+        self.driver.setToolTip("The lip driver: visemes, or an Audio2Exp adapter trained on "
+                               "this project (Train menu)")
         self.renderer = QComboBox()
         self.renderer.addItems(list(RENDERERS))
         form.addRow("driver", self.driver)
@@ -115,7 +116,7 @@ class ControlPanel(QWidget):
                        ("smoothing", self.smoothing)):
             s.edited.connect(lambda v, t, key=key: self.setting_edited.emit(key, v, t))
         self.driver.activated.connect(
-            lambda _: self.setting_edited.emit("driver", self.driver.currentText(), 0))
+            lambda _: self.setting_edited.emit("driver", self.driver_value(), 0))
         self.renderer.activated.connect(
             lambda _: self.setting_edited.emit("renderer", self.renderer.currentText(), 0))
 
@@ -186,6 +187,35 @@ class ControlPanel(QWidget):
         self.beta.show_value(float(settings["beta"]))
         self.smoothing.show_value(min(10.0, float(settings["smoothing"])))
         self.renderer.setCurrentText(str(settings.get("renderer", "warp")))
+        self.show_driver(str(settings.get("driver", "visemes")))
+
+    def driver_value(self) -> str:
+        """The ``driver`` setting of the chosen entry."""
+        return str(self.driver.currentData() or self.driver.currentText())
+
+    def set_drivers(self, choices: list[tuple[str, str]]) -> None:
+        """The driver entries, as (label, setting value); the shown one stays if offered."""
+        current = self.driver_value()
+        self.driver.blockSignals(True)
+        try:
+            self.driver.clear()
+            for label, value in choices:
+                self.driver.addItem(label, value)
+        finally:
+            self.driver.blockSignals(False)
+        self.show_driver(current)
+
+    def add_driver(self, label: str, value: str) -> None:
+        if self.driver.findData(value) < 0:
+            self.driver.addItem(label, value)
+
+    def show_driver(self, value: str) -> None:
+        """Show the entry of a ``driver`` setting (added, named by its value, if unknown)."""
+        i = self.driver.findData(value)
+        if i < 0:
+            self.driver.addItem(value.split("/")[-1], value)
+            i = self.driver.count() - 1
+        self.driver.setCurrentIndex(i)
 
     def show_words(self, texts: list[str], style: dict[str, Any] | None) -> None:
         """The inspector for the selected words (``style``: the first one's fields)."""

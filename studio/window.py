@@ -39,6 +39,15 @@ from core.project.project import AUTOSAVE_FILE, PROJECT_FILE, Project
 from studio.controls import ControlPanel
 from studio.preview import PreviewView
 from studio.timeline import TimelinePane, WaveformPane
+from studio.train_dialog import (
+    TrainDialog,
+    TrainOptions,
+    TrainPanel,
+    TrainProcess,
+    driver_label,
+    driver_value,
+    project_drivers,
+)
 from studio.undo import push
 from studio.workers import (
     Job,
@@ -51,8 +60,8 @@ from studio.workers import edits_snapshot as _snapshot
 
 TEXT_SUFFIXES = {".txt", ".srt", ".vtt"}
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_SOON = ("The lip-adapter trainer is coming (studio train); this item turns on "
-              "once it lands.")
+TRAIN_TIP = ("Fine-tune the Audio2Exp lip adapter on this project's footage, in its own "
+             "process (needs a project with a dub)")
 MAX_RECENT = 8
 
 
@@ -84,6 +93,8 @@ class MainWindow(QMainWindow):
     frame_shown = Signal(object)  # RenderResult
     job_finished = Signal(str, str)  # job name, outcome
     take_ready = Signal()
+    train_finished = Signal(str, str)  # outcome, model path or message
+    driver_applied = Signal(str)  # the driver now on the take
 
     def __init__(self, projects_root: Path | None = None, prompts: bool = True,
                  settings: QSettings | None = None) -> None:
@@ -115,6 +126,13 @@ class MainWindow(QMainWindow):
         self.job_progress: tuple[str, float, float] | None = None
         self.selected: list[int] = []
         self._reopen_pending = False
+        self.train: TrainProcess | None = None
+        self.train_panel: TrainPanel | None = None
+        self.train_dialog_box: TrainDialog | None = None
+        self.train_env: dict[str, str] = {}  # extra environment for the trainer process
+        self._train_project: Project | None = None
+        self._driver_job: Job | None = None
+        self._driver_again = False
 
         self.setWindowTitle("Talking-face studio[*]")
         self.setAcceptDrops(True)
@@ -236,6 +254,10 @@ class MainWindow(QMainWindow):
         self.ab_action = self._action(v, "Show source (A/B)", self._toggle_ab, "B", True)
         self.overlay_action = self._action(v, "Keypoint overlay", self._toggle_overlay, "K",
                                            True)
+        self.compare_action = self._action(v, "Compare with visemes", self._toggle_compare,
+                                           "V", True)
+        self.compare_action.setToolTip("Render the same frame with the viseme driver, to "
+                                       "compare a trained adapter against it (V)")
         self._action(v, "Fit", lambda: self.preview.fit(), "F")
         self._action(v, "Zoom in", lambda: self.preview.zoom(1.25), QKeySequence.StandardKey.ZoomIn)
         self._action(v, "Zoom out", lambda: self.preview.zoom(0.8),
@@ -250,11 +272,10 @@ class MainWindow(QMainWindow):
 
         t = mb.addMenu("&Train")
         t.setToolTipsVisible(True)
-        self.train_action = QAction("Fine-tune lip adapter on this project…", self)
-        self.train_action.setEnabled(False)
-        self.train_action.setToolTip(TRAIN_SOON)
-        self.train_action.setStatusTip(TRAIN_SOON)
-        t.addAction(self.train_action)
+        self.train_action = self._action(t, "Fine-tune lip adapter on this project…",
+                                         lambda: self.open_train_dialog())
+        self.train_action.setToolTip(TRAIN_TIP)
+        self.train_action.setStatusTip(TRAIN_TIP)
 
         h = mb.addMenu("&Help")
         self._action(h, "About the studio", self.about)
@@ -269,6 +290,7 @@ class MainWindow(QMainWindow):
         tb.addAction(self.play_action)
         tb.addAction(self.ab_action)
         tb.addAction(self.overlay_action)
+        tb.addAction(self.compare_action)
         tb.addAction(self.loop_action)
 
     def _update_actions(self) -> None:
@@ -276,6 +298,9 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(has_project)
         self.save_as_action.setEnabled(has_project)
         self.export_action.setEnabled(self.handle is not None)
+        self.train_action.setEnabled(has_project and self.project.dub is not None
+                                     and self.train is None)
+        self.compare_action.setEnabled(self.handle is not None)
 
     def about(self) -> None:
         text = (f"Talking-face studio {version()}\n\nAudio-driven talking-face editing and "
@@ -437,6 +462,7 @@ class MainWindow(QMainWindow):
         self.selected = []
         self.timeline.clear_all()
         self.waveform.clear_audio()
+        self.controls.set_drivers(project_drivers(project))
         self.controls.show_settings(project.settings)
         self.controls.show_words([], None)
         self.controls.show_clip(None)
@@ -525,6 +551,8 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start()
             if name == "setting_changed":
                 self.controls.show_settings(p.settings)
+                if payload.get("key") == "driver":
+                    self._sync_driver()
             elif name == "word_changed":
                 self.timeline.set_edited(set(p.words))
                 self._show_word_inspector()
@@ -536,6 +564,7 @@ class MainWindow(QMainWindow):
             self.request_render()
         elif name == "media_changed":
             self.autosave_timer.start()
+            self._update_actions()
             if not self._reopen_pending:
                 self._reopen_pending = True
                 QTimer.singleShot(0, self._open_take)
@@ -697,6 +726,7 @@ class MainWindow(QMainWindow):
         for w in take.warnings:
             self.statusBar().showMessage(w, 6000)
         self.seek(min(self.frame, take.frame_count - 1))
+        self._sync_driver()
         self.take_ready.emit()
 
     def _close_take(self) -> None:
@@ -750,14 +780,160 @@ class MainWindow(QMainWindow):
         """Whether ``result`` shows the current frame, edits and view (for tests, benches)."""
         return (result is not None and result.frame == self.frame
                 and result.generation == self.generation and result.view == self.view_mode
+                and self._driver_job is None
                 and (stage == "preview" or result.stage == stage))
 
     def current_image(self):
         return None if self.shown is None else self.shown.image
 
+    def _view(self) -> str:
+        if self.ab_action.isChecked():
+            return "source"
+        return "visemes" if self.compare_action.isChecked() else "edited"
+
     def _toggle_ab(self, on: bool) -> None:
-        self.view_mode = "source" if on else "edited"
+        self.view_mode = self._view()
         self.request_render()
+
+    def _toggle_compare(self, on: bool) -> None:
+        """Show the same frame driven by visemes (on) or by the project's driver (off)."""
+        self.view_mode = self._view()
+        self._sync_driver()
+        self.request_render()
+
+    # -- the lip driver -----------------------------------------------------------------
+
+    def wanted_driver(self) -> str:
+        """The driver the take should have now: the project's, or visemes to compare."""
+        if self.project is None or self.compare_action.isChecked():
+            return "visemes"
+        driver = str(self.project.settings.get("driver", "visemes"))
+        if driver.startswith("audio2exp:"):
+            model = Path(driver.split(":", 1)[1])
+            if not model.is_absolute():
+                driver = f"audio2exp:{self.project.folder / model}"
+        return driver
+
+    def _sync_driver(self) -> None:
+        """Switch the take's driver on a worker when it is not the wanted one; the preview
+        re-renders once it is on."""
+        handle = self.handle
+        if handle is None:
+            return
+        if self._driver_job is not None:
+            self._driver_again = True
+            return
+        wanted = self.wanted_driver()
+        if getattr(handle.take, "driver_name", "visemes") == wanted:
+            return
+
+        def work(progress, cancel):
+            with handle.lock:
+                handle.take.use_driver(wanted)
+            return wanted
+
+        job = Job("Switching the lip driver", work)
+        self._driver_job = job
+        self.frame_label.setText(f"{self.frame_label.text()}  (switching driver…)")
+        job.failed.connect(lambda exc: self.show_error(exc, "Cannot use that driver"))
+        job.finished.connect(lambda job=job, handle=handle: self._driver_done(job, handle))
+        job.start()
+
+    def _driver_done(self, job: Job, handle: TakeHandle) -> None:
+        job.wait()
+        if job is not self._driver_job:
+            return
+        self._driver_job = None
+        self._old_jobs = [j for j in self._old_jobs if j.isRunning()] + [job]
+        if handle is not self.handle:
+            return
+        self.generation += 1
+        again, self._driver_again = self._driver_again, False
+        if again and getattr(handle.take, "driver_name", "") != self.wanted_driver():
+            self._sync_driver()
+            return
+        self.seek(self.frame)
+        self.driver_applied.emit(str(getattr(handle.take, "driver_name", "")))
+
+    # -- training -----------------------------------------------------------------------
+
+    def open_train_dialog(self) -> TrainDialog | None:
+        """The Train menu's dialog (non-blocking); "Train" starts the job."""
+        if self.project is None or self.project.dub is None:
+            self.show_error(StudioError(None, "open a project with a dub first"), "Train")
+            return None
+        if self.train is not None:
+            self._show_train_panel()
+            return None
+        source = None if self.project.source is None else Path(self.project.source.path)
+        dlg = TrainDialog(source, self)
+        dlg.accepted.connect(lambda dlg=dlg: self.start_training(dlg.options()))
+        self.train_dialog_box = dlg
+        dlg.open()
+        return dlg
+
+    def _show_train_panel(self) -> TrainPanel:
+        if self.train_panel is None:
+            self.train_panel = TrainPanel(self)
+            self.train_panel.cancel_clicked.connect(self.cancel_training)
+        self.train_panel.show()
+        self.train_panel.raise_()
+        return self.train_panel
+
+    def start_training(self, options: TrainOptions | None = None) -> bool:
+        """Save the project, then run ``python -m trainer`` on it in its own process."""
+        options = options or TrainOptions()
+        if self.project is None or self.project.dub is None:
+            self.show_error(StudioError(None, "open a project with a dub first"), "Train")
+            return False
+        if self.train is not None:
+            self.show_error(StudioError(None, "a training run is going on; wait or cancel "
+                                              "it first"), "Busy")
+            return False
+        if not self.save():
+            return False
+        panel = self._show_train_panel()
+        panel.reset(options.steps)
+        run = TrainProcess(self.project.folder, options, env=self.train_env, parent=self)
+        run.progressed.connect(panel.on_progress)
+        run.event.connect(panel.on_event)
+        run.ended.connect(lambda outcome, model, message, run=run:
+                          self._train_ended(run, outcome, model, message))
+        self.train = run
+        self._train_project = self.project
+        self._update_actions()
+        run.start()
+        self.statusBar().showMessage("Training the lip adapter…", 4000)
+        return True
+
+    def cancel_training(self) -> None:
+        if self.train is not None:
+            self.train.cancel()
+
+    def _train_ended(self, run: TrainProcess, outcome: str, model: str, message: str) -> None:
+        if run is not self.train:
+            return
+        self.train = None
+        project, self._train_project = self._train_project, None
+        if self.train_panel is not None:
+            self.train_panel.on_ended(outcome, model, message)
+        self._update_actions()
+        if outcome == "succeeded":
+            if project is self.project and project is not None:
+                value = driver_value(project.folder, model)
+                self.controls.add_driver(driver_label(model), value)
+                self._push(SetSetting("driver", value), check=True)
+            self.statusBar().showMessage(f"Trained {model}", 8000)
+        elif outcome == "cancelled":
+            self.statusBar().showMessage("Training cancelled; the last checkpoint is kept "
+                                         "(resume continues from it)", 8000)
+        else:
+            path, _, problem = message.partition(": ")
+            err = (StudioError(path, problem) if problem and ("/" in path or "\\" in path)
+                   else StudioError(None, message))
+            self.show_error(err, "Training failed")
+        self.train_finished.emit(outcome, model or message)
+        run.deleteLater()
 
     def _toggle_overlay(self, on: bool) -> None:
         self.overlay = bool(on)
@@ -953,6 +1129,13 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every worker and close the take (the window may then be deleted)."""
         self._next_job = None
+        if self.train is not None:
+            run, self.train = self.train, None
+            run.cancel()
+            run.wait(30_000)
+        if self._driver_job is not None:
+            self._driver_job.wait()
+            self._driver_job = None
         if self.job is not None:
             self.job.cancel()
             self.job.wait()
