@@ -64,6 +64,28 @@ class AnalysisResult:
         }
 
 
+def track_face(
+    source: Any, media: Path, root: Path, tracker: str, face_index: int | None,
+    face_box: Box | None, progress: Progress | None, cancel: Callable[[], bool] | None,
+    warnings: list[str],
+) -> KeypointAnalysis:
+    """Track (or read from the cache) the face of an open source; gaps become warnings."""
+    kp = analyze_keypoints(
+        source,
+        media_hash=file_hash(media),
+        root=root,
+        tracker=get_tracker(tracker),
+        face_index=face_index,
+        face_box=face_box,
+        progress=None if progress is None else (lambda d, t: progress("tracking", d, t)),
+        cancel=cancel,
+    )
+    if kp.gaps:
+        spans = ", ".join(f"{a / source.fps:.2f}-{b / source.fps:.2f} s" for a, b in kp.gaps)
+        warnings.append(f"{media}: no face in {spans}; those frames pass through unchanged")
+    return kp
+
+
 def analyze(
     media: str | Path,
     *,
@@ -97,19 +119,8 @@ def analyze(
         warnings.append(f"{transcript}: no audio to align the transcript with")
 
     root = cache_root or user_cache_dir()
-    kp = analyze_keypoints(
-        source,
-        media_hash=file_hash(media),
-        root=root,
-        tracker=get_tracker(tracker),
-        face_index=face_index,
-        face_box=face_box,
-        progress=None if progress is None else (lambda d, t: progress("tracking", d, t)),
-        cancel=cancel,
-    )
-    if kp.gaps:
-        spans = ", ".join(f"{a / source.fps:.2f}-{b / source.fps:.2f} s" for a, b in kp.gaps)
-        warnings.append(f"{media}: no face in {spans}; those frames pass through unchanged")
+    kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
+                    warnings)
 
     alignment = None
     if speech is not None and not silent:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.align import Alignment, align, read_transcript
-from core.analysis import Progress
+from core.analysis import Progress, track_face
 from core.errors import StudioError
 from core.export import ExportSettings, check_output_path, export_mp4
 from core.hashing import file_hash
@@ -439,16 +439,9 @@ def open_take(
     root = cache_root or user_cache_dir()
     warnings: list[str] = []
     try:
-        kp = analyze_keypoints(
-            source, media_hash=file_hash(source_path), root=root, tracker=get_tracker(tracker),
-            face_index=face_index, face_box=face_box,
-            progress=None if progress is None else (lambda d, t: progress("tracking", d, t)),
-            cancel=cancel,
-        )
+        kp = track_face(source, source_path, root, tracker, face_index, face_box, progress,
+                        cancel, warnings)
         regions = load_regions(tracker)
-        if kp.gaps:
-            spans = ", ".join(f"{a / source.fps:.2f}-{b / source.fps:.2f} s" for a, b in kp.gaps)
-            warnings.append(f"{source_path}: no face in {spans}; those frames pass through")
         alignment = None
         if is_silent(dub16):
             warnings.append(f"{audio_path}: the dub is silent; the mouth stays closed")
