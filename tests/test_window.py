@@ -171,6 +171,9 @@ def test_playback_and_frame_steps(qtbot, window):
     assert window.frame == 11
     window.step(-2)
     assert window.frame == 9
+    # the dub plays through QtMultimedia (PySide6-Addons), on the project's dub file
+    assert window.audio is not None
+    assert window.audio.source().toLocalFile() == str(window.project.dub.path)
     window.play_action.trigger()
     assert window.playing
     qtbot.waitUntil(lambda: window.frame >= 14, timeout=5_000)
