@@ -34,6 +34,7 @@ from core.project.commands import (
     SetMedia,
     SetSetting,
     SetWordStyle,
+    SetWordTiming,
 )
 from core.project.project import AUTOSAVE_FILE, PROJECT_FILE, Project
 from studio.controls import ControlPanel
@@ -161,6 +162,8 @@ class MainWindow(QMainWindow):
         self.controls.remove_clip.connect(self._remove_clip)
         self.timeline.selection_changed.connect(self._selection_changed)
         self.timeline.clip_clicked.connect(self._clip_selected)
+        self.timeline.word_timing_dragged.connect(self._word_timing_dragged)
+        self.timeline.clip_dragged.connect(self._clip_dragged)
         self.timeline.scrubbed.connect(self.seek_time)
         self.waveform.scrubbed.connect(self.seek_time)
 
@@ -614,6 +617,17 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             drag = ("clip", clip_id, field, token) if token else None
             self._push(ChangeEmotionClip(clip_id, **{field: value}), drag, check=True)
+
+    def _word_timing_dragged(self, index: int, start: float, end: float, token: int) -> None:
+        """A word edge dragged on the timeline: one undo step per drag."""
+        if self.project is not None:
+            self._push(SetWordTiming(index, start, end), ("timing", index, token), check=True)
+
+    def _clip_dragged(self, clip_id: str, fields: dict[str, Any], token: int) -> None:
+        """A clip moved, trimmed or faded on the timeline: one undo step per drag."""
+        if self.project is not None:
+            drag = ("clip-drag", clip_id, tuple(sorted(fields)), token)
+            self._push(ChangeEmotionClip(clip_id, **fields), drag, check=True)
 
     def _remove_clip(self, clip_id: str) -> None:
         if self.project is not None:
