@@ -44,7 +44,7 @@ from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_fra
 from core.motion.words import StyledWord, WordStyle, style_directions
 from core.paths import user_cache_dir
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
-from core.render.warp import WarpRenderer
+from core.render.warp import WarpRenderer, resize_for
 from core.tracking.base import get_tracker
 from core.tracking.selection import Box
 
@@ -284,30 +284,39 @@ class DubTake:
 
     # -- pictures ---------------------------------------------------------------------
 
+    def _portrait_fill(self) -> MouthFill:
+        if np.abs(self.rest).max() > 0:
+            # the portrait shows its own teeth and mouth inside: stretching them reads
+            # far better than a painted cavity, until the edit opens it 3× wider
+            return MouthFill(start=0.35, full=0.15)
+        return MouthFill()
+
     def mouth_fills(self) -> list[MouthFill]:
-        """What fills the edited inner mouth of every output frame."""
+        """What fills the edited inner mouth of every output frame (bank entries chosen
+        along time with a smoothness cost, for export)."""
         if self.bank is None:
-            if np.abs(self.rest).max() > 0:
-                # the portrait shows its own teeth and mouth inside: stretching them reads
-                # far better than a painted cavity, until the edit opens it 3× wider
-                return [MouthFill(start=0.35, full=0.15)] * self.frame_count
-            return [MouthFill()] * self.frame_count
+            return [self._portrait_fill()] * self.frame_count
         _, dst = self.keypoints(slice(None))
         choice = self.bank.choose(inner_lip_shapes(dst, self.regions))
         return [self.bank.fill(int(i)) for i in choice]
 
     def render(self, j: int, frame: np.ndarray, fill: MouthFill | None = None,
                out_size: tuple[int, int] | None = None) -> np.ndarray:
-        """Output frame ``j`` drawn from its source ``frame`` (full size unless ``out_size``)."""
+        """Output frame ``j`` drawn from its source ``frame`` (full size unless ``out_size``).
+
+        Without ``fill`` (a single preview frame) the bank entry nearest this frame's mouth
+        is used; export passes the entries chosen along time.
+        """
         if not self.valid(j):
             if out_size is None:
                 return np.array(frame, copy=True)
-            from core.render.warp import resize_for
-
             return resize_for(np.asarray(frame), out_size)
         src, dst = self.keypoints(slice(j, j + 1))
-        if fill is None:
-            fill = self.mouth_fills()[0] if self.bank is None else MouthFill()
+        if fill is None and self.bank is None:
+            fill = self._portrait_fill()
+        elif fill is None:
+            nearest = self.bank.choose(inner_lip_shapes(dst, self.regions))[0]
+            fill = self.bank.fill(int(nearest))
         return self.renderer.render(frame, src[0], dst[0], out_size=out_size, mouth=fill)
 
     def frames(self, cancel: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
