@@ -8,6 +8,7 @@ line. All inputs and the output path are checked before any long work starts.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -281,6 +282,32 @@ class DubTake:
 
     def close(self) -> None:
         self.source.close()
+
+    def detached(self) -> DubTake:
+        """A twin that renders on another thread while this take goes on rendering (an export
+        beside the live preview).
+
+        It shares what is only read (keypoint cache, regions, library, mouth bank, lip
+        motion, pose) but has its own source reader (a decoder is not thread-safe), its own
+        renderer and its own warm composer, with this take's edits, options and driver as
+        they are now. Take it under the lock that guards this take; close it when done
+        (closing it leaves this take open).
+        """
+        twin = copy.copy(self)
+        twin.source = open_media(self.source.path)
+        twin.renderer = copy.copy(self.renderer)  # its mesh topology is immutable, shared
+        twin.word_styles = dict(self.word_styles)
+        twin.word_timing = dict(self.word_timing)
+        twin.emotion_clips = list(self.emotion_clips)
+        twin.emotion_sources = dict(self.emotion_sources)
+        twin.warnings = list(self.warnings)
+        if self._composer_cache is not None:
+            key, composer = self._composer_cache
+            # the composer re-composes in place: the twin gets its own arrays, all but the
+            # source expression, which it only reads
+            shared = {id(composer.expression): composer.expression}
+            twin._composer_cache = (key, copy.deepcopy(composer, shared))
+        return twin
 
     # -- pictures ---------------------------------------------------------------------
 

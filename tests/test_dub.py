@@ -139,6 +139,51 @@ def test_frames_without_a_face_pass_through(video_take):
         take.cache._arrays["validity"] = saved
 
 
+
+def test_a_detached_take_renders_alike_beside_the_original_and_closes_alone(video_take):
+    """An export's twin: same pictures, its own composer and reader, usable from another
+    thread while the original renders, and closing it leaves the original working."""
+    import itertools
+    import threading
+
+    from core.motion.words import WordStyle
+
+    take = video_take
+    take.word_styles = {1: WordStyle(open=2.0)}
+    take.update(DubOptions(alpha=1.4))
+    try:
+        twin = take.detached()
+        assert twin.source is not take.source and twin.renderer is not take.renderer
+        assert twin.cache is take.cache and twin.bank is take.bank
+        js = (3, 20, 45, 70)
+        ref = {j: take.render(j, take.source.frame(int(take.source_index[j]))) for j in js}
+        for j in js:
+            got = twin.render(j, twin.source.frame(int(twin.source_index[j])))
+            assert np.array_equal(got, ref[j]), j
+        first = list(itertools.islice(take.frames(), 10))
+
+        # the twin exports while the original renders, on two threads at once
+        out: list[np.ndarray] = []
+        worker = threading.Thread(target=lambda: out.extend(itertools.islice(twin.frames(), 10)))
+        worker.start()
+        while worker.is_alive():
+            for j in js:
+                frame = take.source.frame(int(take.source_index[j]))
+                assert np.array_equal(take.render(j, frame), ref[j])
+        worker.join()
+        assert all(np.array_equal(a, b) for a, b in zip(out, first, strict=True))
+
+        twin.update(DubOptions(alpha=0.0))  # the twin's edits are its own
+        j = js[2]
+        assert not np.array_equal(twin.render(j, twin.source.frame(int(twin.source_index[j]))),
+                                  ref[j])
+        twin.close()
+        assert np.array_equal(take.render(j, take.source.frame(int(take.source_index[j]))),
+                              ref[j])
+    finally:
+        take.word_styles = {}
+        take.update(DubOptions())
+
 def test_speaker_library_is_learned_from_the_video(video_take, portrait_take):
     cov = video_take.library.coverage()
     assert cov["learned"] and cov["share"] > 0.3
