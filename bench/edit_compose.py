@@ -66,7 +66,10 @@ def main() -> int:
     held = sum(a.nbytes for a in (composer.base_lips, composer.base_other, composer.delta,
                                   composer.edited_lips, composer.edited_other, composer.lips)
                if a is not None)
-    print(f"points an edit can move: {len(composer.active)} of {delta.shape[1]}")
+    print(f"points an edit can move: {len(composer.active)} of {delta.shape[1]}; lip motion "
+          + ("filtered point by point" if composer.basis is None else
+             f"in a {len(composer.basis)}-dimensional subspace (smoothing runs on its "
+             f"coefficients)"))
     print(f"memory: composer holds {held / 1e6:.0f} MB "
           f"({held / 1e6 / args.minutes:.1f} MB per minute; plus the source expression "
           f"{expression.nbytes / 1e6 / args.minutes:.1f} MB/min, memory-mapped from the "
@@ -108,8 +111,8 @@ def main() -> int:
     print(f"one word's open scale:   {timed(word_edit):7.2f} ms   (target ≤ 20 ms)")
     print(f"global α:                {timed(alpha_edit):7.2f} ms   (target ≤ 20 ms)")
     print(f"an emotion clip (5-8 s): {timed(emotion_edit):7.2f} ms")
-    print(f"smoothing strength:      {timed(smoothing_edit, 3):7.2f} ms   (re-filters every "
-          f"frame)")
+    print(f"smoothing strength:      {timed(smoothing_edit):7.2f} ms   (target ≤ 20 ms; "
+          f"re-filters every frame)")
     full = timed(lambda: take.compose(DubOptions(alpha=1.1)), 3)
     print(f"(the sample's own {take.frame_count}-frame take, full materialised compose: "
           f"{full:.2f} ms)")

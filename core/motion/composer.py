@@ -5,6 +5,14 @@
 lip motion and the word-shaped motion, over only the points an edit can move (lower face
 and emotion regions), stored contiguously. A word edit re-composes only that word's frames;
 a global control re-composes every frame of those points in one vectorised pass.
+
+A driver's lip motion lives in a small subspace: the viseme driver blends about 15 library
+shapes, and the word styles add three directions. When the motion is exactly (to float
+precision) in a subspace of at most ``MAX_RANK`` dimensions, the smoothing, loudness, hold
+and word-shape steps run on the T × r coefficients instead of T × points × 3, which makes a
+smoothing change as cheap as an α change. Frames are then written in fixed blocks aligned to
+absolute frame numbers, so a frame is always computed by the same arithmetic whichever edit
+touched it: undo restores the exact bits.
 """
 
 from __future__ import annotations
@@ -15,6 +23,43 @@ import numpy as np
 
 from core.motion.compose import loudness_gain, silent_lips, smooth
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes, word_window
+
+MAX_RANK = 48  # above this the motion is filtered point by point, as the definition does
+BLOCK = 256  # frames per materialisation block in the subspace mode
+_EXACT = 1e-7  # largest residual (canonical units) for the subspace to count as exact
+
+
+def motion_basis(delta: np.ndarray, directions: Sequence[np.ndarray],
+                 max_rank: int = MAX_RANK) -> np.ndarray | None:
+    """Orthonormal rows (r, D) spanning every frame of ``delta`` (T, D) and the
+    ``directions`` (D,), or None when that takes more than ``max_rank`` dimensions."""
+    m = np.asarray(delta, np.float64)
+    dim = m.shape[1]
+    extra = np.asarray(directions, np.float64).reshape(len(directions), dim)
+    if dim <= max_rank:
+        return None  # nothing to gain
+    probe = max_rank + 8
+    if len(m) > probe:
+        # the range of the frames, found from a random sketch of them (exact when the
+        # rank is below the sketch size, which the residual test below confirms)
+        rng = np.random.default_rng(0)
+        q, _ = np.linalg.qr(m.T @ rng.standard_normal((len(m), probe)))
+        rows = (m @ q).T @ m  # (probe, D): spans what m spans
+        rows = np.concatenate([rows, extra])
+    else:
+        rows = np.concatenate([m, extra])
+    _, s, vt = np.linalg.svd(rows, full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return vt[:0].astype(np.float32)
+    rank = int((s > s[0] * 1e-9).sum())
+    if rank > max_rank:
+        return None
+    basis = vt[:rank]
+    scale = max(1.0, float(np.abs(m).max(initial=0.0)), float(np.abs(extra).max(initial=0)))
+    for x in (m, extra):
+        if len(x) and np.abs(x - (x @ basis.T) @ basis).max() > _EXACT * scale:
+            return None
+    return np.ascontiguousarray(basis, dtype=np.float32)
 
 
 class Composer:
@@ -28,24 +73,31 @@ class Composer:
         self.n_lips = int(lips.sum())
         a, al = self.active, self.active[: self.n_lips]
         self.expression = expression
-        self.base = np.ascontiguousarray(
-            silent_lips(expression[:, a], lip_weight[a], None if rest is None else rest[a]))
-        self.delta = np.ascontiguousarray(np.asarray(delta, np.float32)[:, al])
+        self.count = len(expression)
+        base = silent_lips(expression[:, a], lip_weight[a], None if rest is None else rest[a])
+        motion = np.asarray(delta, np.float32)[:, al]
+        dirs = {k: np.ascontiguousarray(v[al], dtype=np.float32) for k, v in directions.items()}
+        flat = motion.reshape(self.count, -1)
+        self.basis = motion_basis(flat, [v.ravel() for v in dirs.values()])
+        if self.basis is None:  # point by point: motion (T, n, 3), directions (n, 3)
+            self.delta = np.ascontiguousarray(motion)
+            self.directions = dirs
+        else:  # coefficients (T, r, 1) over the basis, directions (r, 1)
+            self.delta = (flat @ self.basis.T)[:, :, None]
+            self.directions = {k: (self.basis @ v.ravel())[:, None] for k, v in dirs.items()}
         self.hold = np.asarray(hold, np.float32)
         self.loudness = loudness
-        self.directions = {k: np.ascontiguousarray(v[al]) for k, v in directions.items()}
-        self.count = len(expression)
         self._lips_key: tuple | None = None
         self._words: tuple = ()
         self._ramp = 0.0
         self.lips = self.shaped = self.delta
         self.alpha = np.ones(self.count, np.float32)
         self.emotion: np.ndarray | None = None
-        self.base_lips = np.ascontiguousarray(self.base[:, : self.n_lips])
-        self.base_other = np.ascontiguousarray(self.base[:, self.n_lips:])
+        self.emotion_lips: np.ndarray | None = None
+        self.base_lips = np.ascontiguousarray(base[:, : self.n_lips])
+        self.base_other = np.ascontiguousarray(base[:, self.n_lips:])
         self.edited_lips = self.base_lips.copy()
         self.edited_other = self.base_other.copy()
-        del self.base
 
     def _smooth_lips(self, beta: float, smoothing: float) -> np.ndarray:
         raw = self.delta
@@ -96,18 +148,33 @@ class Composer:
             if len(diff):
                 spans.append(slice(int(diff[0]), int(diff[-1]) + 1))
         self.alpha, self._words, self._ramp = new_alpha, words, ramp
-        n = self.n_lips
         if emotion_changed:
             np.copyto(self.edited_other, self.base_other)
             if self.emotion is not None:
-                self.edited_other += self.emotion[:, n:]
+                self.edited_other += self.emotion[:, self.n_lips:]
         for span in spans:
-            out = self.edited_lips[span]
-            np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
-            out += self.base_lips[span]
-            if self.emotion is not None:
-                out += self.emotion_lips[span]
+            self._write_lips(span)
         return self.edited_lips
+
+    def _write_lips(self, span: slice) -> None:
+        """edited = base + α · shaped (+ emotion) over ``span``'s frames."""
+        if self.basis is not None:
+            # whole blocks, so every frame always comes from the same matrix product
+            lo, hi = span.start // BLOCK * BLOCK, min(self.count, -(-span.stop // BLOCK) * BLOCK)
+            for b in range(lo, hi, BLOCK):
+                span = slice(b, min(b + BLOCK, self.count))
+                coeffs = self.shaped[span, :, 0] * self.alpha[span, None]
+                out = self.edited_lips[span]
+                np.matmul(coeffs, self.basis, out=out.reshape(len(coeffs), -1))
+                out += self.base_lips[span]
+                if self.emotion_lips is not None:
+                    out += self.emotion_lips[span]
+            return
+        out = self.edited_lips[span]
+        np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
+        out += self.base_lips[span]
+        if self.emotion_lips is not None:
+            out += self.emotion_lips[span]
 
     def update_emotion(self, span: slice, emotion: np.ndarray) -> None:
         """Replace the emotion term on some frames only (an emotion clip was edited there);
@@ -120,10 +187,7 @@ class Composer:
         self.emotion[span] = rows
         self.emotion_lips[span] = rows[:, :n]
         np.add(self.base_other[span], rows[:, n:], out=self.edited_other[span])
-        out = self.edited_lips[span]
-        np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
-        out += self.base_lips[span]
-        out += self.emotion_lips[span]
+        self._write_lips(span)
 
     def _changed_spans(self, old: tuple, new: tuple, ramp: float) -> list[slice]:
         before, after = set(old), set(new)
