@@ -20,6 +20,9 @@ class RegionSet:
     regions: dict[str, np.ndarray]
     landmarks: dict[str, int]
     triangles: np.ndarray
+    # per point, the MediaPipe point at the same place (None for MediaPipe itself): lets
+    # data learned on MediaPipe footage serve this layout
+    from_mediapipe: np.ndarray | None = None
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.regions[name]
@@ -46,4 +49,6 @@ def load_regions(tracker: str = "mediapipe") -> RegionSet:
         regions={k: np.asarray(v, dtype=np.int64) for k, v in data["regions"].items()},
         landmarks={k: int(v) for k, v in data["landmarks"].items()},
         triangles=np.asarray(data["triangles"], dtype=np.int64).reshape(-1, 3),
+        from_mediapipe=(np.asarray(data["from_mediapipe"], dtype=np.int64)
+                        if "from_mediapipe" in data else None),
     )

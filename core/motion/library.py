@@ -142,12 +142,21 @@ def normalise(library: VisemeLibrary, canonical: np.ndarray, regions: RegionSet)
 
 
 def default_library(canonical: np.ndarray, regions: RegionSet) -> VisemeLibrary | None:
-    """The shipped library rescaled to this identity's mouth; None if none ships for it."""
-    name = f"{regions.tracker}.json"
-    ref = resources.files("resources").joinpath("visemes", name)
+    """The shipped library rescaled to this identity's mouth; None if none ships for it.
+
+    A layout with no library of its own but a point table to MediaPipe's (the 68-point
+    face-alignment layout) takes the MediaPipe library at the same places of the face.
+    """
+    ref = resources.files("resources").joinpath("visemes", f"{regions.tracker}.json")
+    pick = None
+    if not ref.is_file() and regions.from_mediapipe is not None:
+        ref = resources.files("resources").joinpath("visemes", "mediapipe.json")
+        pick = regions.from_mediapipe
     if not ref.is_file():
         return None
     data = json.loads(ref.read_text(encoding="utf-8"))
+    if pick is not None:
+        data["targets"] = {c: np.asarray(t)[pick] for c, t in data["targets"].items()}
     scale = mouth_width(canonical, regions)
     weight = lower_face_weight(canonical, regions)[:, None]
     targets, origin = {}, {}
