@@ -1,17 +1,24 @@
 """The ``audio2exp`` driver: a fine-tuned ControlTalk adapter turns any dub into ΔE_t.
 
-Where the viseme driver needs phones (an alignment), this one listens to the audio itself,
-so it follows what the speaker's lips really did in the footage it was trained on, in any
-language. A model is one safetensors file written by ``trainer/``:
+The adapter is a residual on the viseme driver (format 2): it takes the viseme trajectory
+ΔE_vis of the dub (its alignment through the speaker's viseme library) as the "original
+lip expression" and adds what it has learned from the audio itself and from how this
+speaker's lips really moved in the footage it was trained on: ΔE = ΔE_vis + zero_module(…).
+Seconds of footage cannot teach a network speech from scratch; they can teach it how this
+face departs from its visemes. An untrained (or step-0) adapter is the viseme driver.
+
+A model is one safetensors file written by ``trainer/``:
 
 - tensors: the :class:`~core.motion.audio2exp_model.Audio2Exp` state dict;
 - metadata ``"audio2exp"``: a JSON block with ``format``, ``version``, ``step``, the
   keypoint ``backend`` and ``tracker`` it was trained on, the lip ``points`` (indices into
-  the tracker's layout), the ``mel`` and ``model`` configs, the training settings and the
-  best validation loss.
+  the tracker's layout), the ``mel`` and ``model`` configs (``model.vis_context`` ≥ 0: the
+  viseme input's half window), the training settings and the best validation loss.
 
-Loading refuses a corrupt file and a model made for other keypoints with one clear
-``StudioError(path, problem)``: lip indices of one tracker mean nothing on another's.
+Version-1 files (before the viseme input) still load, in their old mode: the network's
+output is all of ΔE and the visemes are ignored. Loading refuses a corrupt file, a newer
+format and a model made for other keypoints with one clear ``StudioError(path, problem)``:
+lip indices of one tracker mean nothing on another's.
 """
 
 from __future__ import annotations
@@ -25,14 +32,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.align import Alignment
 from core.errors import StudioError
 from core.keypoints.regions import RegionSet
 from core.media.audio import Audio
 from core.motion.audio2exp_model import Audio2Exp, MelConfig, ModelConfig, mel_power, predict
-from core.motion.driver import LipMotion
+from core.motion.driver import LipMotion, VisemeDriver
+from core.motion.library import VisemeLibrary
 
 FORMAT = "studio-audio2exp"
-VERSION = 1
+VERSION = 2  # 2: residual on the viseme driver (model.vis_context); 1: absolute ΔE
 METADATA_KEY = "audio2exp"
 BACKEND = "landmarks"  # the keypoint backend of every tracker we have; liveportrait later
 
@@ -126,14 +135,27 @@ class Audio2ExpDriver:
                 model.cfg.n_mels != mel.n_mels:
             raise StudioError(p, "the model's network does not match its lip points or mel "
                                  "settings (corrupt metadata)")
+        if model.cfg.residual and int(meta.get("version", 0)) < 2:
+            raise StudioError(p, "a version-1 model cannot have a viseme input (corrupt "
+                                 "metadata)")
         return cls(model, points, mel, meta, p)
 
+    @property
+    def residual(self) -> bool:
+        """True when the model corrects the viseme driver (needs alignment and library)."""
+        return self.model.cfg.residual
+
     def motion(self, dub_audio16k: Audio | np.ndarray, expression: np.ndarray,
-               lip_weight: np.ndarray, frame_count: int, fps: float) -> LipMotion:
-        """ΔE (frame_count, N, 3) for the dub: zero off the lip points; no forced holds.
+               lip_weight: np.ndarray, frame_count: int, fps: float, *,
+               alignment: Alignment | None = None, library: VisemeLibrary | None = None
+               ) -> LipMotion:
+        """ΔE (frame_count, N, 3) for the dub, zero off the lip points.
 
         ``expression`` is E of the output frames (T ≥ frame_count; the lips are ignored,
-        only S(E) is seen), ``lip_weight`` (N,) the face's lower-face weight.
+        only S(E) is seen), ``lip_weight`` (N,) the face's lower-face weight. A residual
+        model needs the dub's ``alignment`` (None: no speech) and the speaker's viseme
+        ``library``: ΔE_vis and the forced closures come from the viseme driver on them,
+        and the network's correction is added; a version-1 model ignores both.
         """
         if isinstance(dub_audio16k, Audio):
             if dub_audio16k.sample_rate != self.mel.sample_rate:
@@ -149,12 +171,24 @@ class Audio2ExpDriver:
             raise ValueError(f"expression has {len(e)} frames, {frame_count} needed")
         w = np.asarray(lip_weight, np.float32)
         n = e.shape[1]
-        delta = np.zeros((frame_count, n, 3), np.float32)
-        hold = np.zeros(frame_count, np.float32)
+        if self.residual and library is None:
+            raise ValueError(f"{self.path or 'this adapter'} corrects the viseme driver: "
+                             "pass the dub's alignment and the speaker's viseme library")
         if frame_count == 0 or not math.isfinite(fps) or fps <= 0:
-            return LipMotion(delta, hold)
+            return LipMotion(np.zeros((frame_count, n, 3), np.float32),
+                             np.zeros(frame_count, np.float32))
+        if self.residual:
+            base = VisemeDriver(library).motion(alignment, frame_count, fps)
+            if base.delta.shape[1:] != (n, 3):
+                raise ValueError("the viseme library does not fit this face's keypoints")
+            delta, hold = base.delta.astype(np.float32, copy=True), base.hold
+        else:
+            delta = np.zeros((frame_count, n, 3), np.float32)
+            hold = np.zeros(frame_count, np.float32)
         idx = self.points
         ref = e[:frame_count, idx] * (1.0 - w[idx])[None, :, None]  # S(E) with a closed rest
         power = mel_power(samples, self.mel)
-        delta[:, idx] = predict(self.model, power, ref, w[idx], frame_count, fps, self.mel)
+        vis = delta[:, idx] if self.residual else None
+        delta[:, idx] += predict(self.model, power, ref, w[idx], frame_count, fps, self.mel,
+                                 vis=vis)
         return LipMotion(delta, hold)

@@ -12,9 +12,19 @@ the sound. Zero-energy audio maps to an all-zero window: "silent" is one exact i
 Network (ControlTalk §3.2): a small 1-D conv encoder over the mel window, plus a silent-lip
 reference S(E) of the lip points (the closed-mouth expression: identity and the non-lip
 face, with no lip shape to copy, as in the stabilised-sync paper's silent-lip generator),
-into an MLP whose last layer is a zero-initialised linear layer ("zero module"). So an
-untrained adapter gives ΔE = 0 and leaves the face exactly as S(E) + 0. ΔE is multiplied
-by the lip weight of each point, so it can never move what the lips do not carry.
+into an MLP whose last layer is a zero-initialised linear layer ("zero module"). Its output
+is multiplied by the lip weight of each point, so it can never move what the lips do not
+carry.
+
+Residual on the viseme driver (``ModelConfig.vis_context >= 0``, the default of every model
+trained since format 2): ControlTalk's zero module adds a residual on top of a reference
+lip expression, and ours is the viseme driver's trajectory ΔE_vis for the same audio. The
+network also sees ΔE_vis over ±``vis_context`` frames (so it can retime and rescale it) and
+ΔE = ΔE_vis + zero_module(mel, ΔE_vis window, S(E)). Untrained, its own contribution is
+exactly 0 and the adapter *is* the viseme driver; fine-tuning on seconds of footage can
+then only add what the validation split says generalises. ``forward`` returns that
+contribution; callers add ΔE_vis. A model with ``vis_context = -1`` (format 1) gives the
+whole ΔE itself and ignores the visemes.
 """
 
 from __future__ import annotations
@@ -139,6 +149,17 @@ class ModelConfig:
     dropout: float = 0.1
     out_scale: float = 0.05  # canonical units of one network output unit
     basis: int = 0  # > 0: ΔE is a mix of this many fixed lip-motion modes (else free)
+    vis_context: int = -1  # ≥ 0: residual on ΔE_vis, seen ±this many frames; -1: absolute
+    vis_dim: int = 8  # per-frame features of ΔE_vis when there is no mode basis
+
+    @property
+    def residual(self) -> bool:
+        """Whether ΔE = ΔE_vis + the network's output (else the output is all of ΔE)."""
+        return self.vis_context >= 0
+
+    @property
+    def vis_window(self) -> int:
+        return 2 * self.vis_context + 1 if self.residual else 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -155,8 +176,25 @@ def zero_module(module: nn.Module) -> nn.Module:
     return module
 
 
+def vis_windows(delta: np.ndarray | torch.Tensor, frames: np.ndarray | torch.Tensor,
+                context: int, lo: np.ndarray | torch.Tensor | int = 0,
+                hi: np.ndarray | torch.Tensor | int | None = None) -> torch.Tensor:
+    """(…, 2·context+1, P, 3) ΔE_vis around each of ``frames`` (…), the edge frame repeated
+    beyond [lo, hi) (a clip's own span), as the network's viseme input."""
+    d = torch.as_tensor(delta)
+    f = torch.as_tensor(frames)
+    lo_t = torch.as_tensor(lo)
+    hi_t = torch.as_tensor(len(d) if hi is None else hi)
+    idx = f[..., None] + torch.arange(-context, context + 1)
+    if lo_t.dim():
+        lo_t, hi_t = lo_t[..., None], hi_t[..., None]
+    idx = torch.maximum(torch.minimum(idx, hi_t - 1), lo_t)
+    return d[idx]
+
+
 class Audio2Exp(nn.Module):
-    """(mel window, silent-lip reference, lip weight) → ΔE on the lip points."""
+    """(mel window, silent-lip reference, lip weight[, ΔE_vis window]) → the adapter's ΔE
+    contribution on the lip points (all of ΔE for a format-1 model)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -174,9 +212,17 @@ class Audio2Exp(nn.Module):
             t = (t + 1) // 2
         self.audio_out = nn.Linear(c * t, cfg.hidden)
         self.ref = nn.Linear(cfg.n_points * 3, cfg.ref_dim)
+        vis_in = 0
+        if cfg.residual:
+            # ΔE_vis per frame as a few numbers: its coordinates on the mode basis (fixed),
+            # else a learned projection; the window of them is flattened
+            per_frame = cfg.basis if cfg.basis > 0 else cfg.vis_dim
+            if cfg.basis <= 0:
+                self.vis = nn.Linear(cfg.n_points * 3, cfg.vis_dim)
+            vis_in = per_frame * cfg.vis_window
         self.fuse = nn.Sequential(
             nn.LeakyReLU(0.2), nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden + cfg.ref_dim, cfg.hidden), nn.LeakyReLU(0.2),
+            nn.Linear(cfg.hidden + cfg.ref_dim + vis_in, cfg.hidden), nn.LeakyReLU(0.2),
         )
         if cfg.basis > 0:
             # the speaker's main lip-motion modes (from the trainer's SVD of its targets):
@@ -186,14 +232,31 @@ class Audio2Exp(nn.Module):
         else:
             self.out = zero_module(nn.Linear(cfg.hidden, cfg.n_points * 3))
 
-    def forward(self, mel: torch.Tensor, ref: torch.Tensor, weight: torch.Tensor
-                ) -> torch.Tensor:
+    def vis_features(self, vis: torch.Tensor) -> torch.Tensor:
+        """(B, W, P, 3) ΔE_vis window → (B, W·k) input features, in output units."""
+        b, w = vis.shape[:2]
+        x = vis.reshape(b, w, -1) / self.cfg.out_scale
+        if self.cfg.basis > 0:
+            # coordinates on the (orthogonal, scaled) modes: x · m / |m|²
+            norm = (self.modes**2).sum(dim=1).clamp_min(1e-12)
+            return ((x @ self.modes.T) / norm).flatten(1)
+        return self.vis(x).flatten(1)
+
+    def forward(self, mel: torch.Tensor, ref: torch.Tensor, weight: torch.Tensor,
+                vis: torch.Tensor | None = None) -> torch.Tensor:
         """mel (B, n_mels, window) on the log_mel scale, ref (B, P, 3) S(E) of the lip
-        points, weight (B, P) or (P,) their lip weight → ΔE (B, P, 3) in canonical units."""
+        points, weight (B, P) or (P,) their lip weight, vis (B, vis_window, P, 3) ΔE_vis
+        around each frame (residual models) → (B, P, 3) in canonical units: the correction
+        added to ΔE_vis, or all of ΔE for a format-1 model."""
         b = mel.shape[0]
         a = self.audio_out(self.audio(mel).flatten(1))
         r = self.ref(ref.reshape(b, -1) / self.cfg.out_scale)
-        h = self.fuse(torch.cat([a, r], dim=1))
+        parts = [a, r]
+        if self.cfg.residual:
+            if vis is None:
+                raise ValueError("this adapter corrects the viseme driver: pass ΔE_vis")
+            parts.append(self.vis_features(vis))
+        h = self.fuse(torch.cat(parts, dim=1))
         d = self.out(h)
         if self.cfg.basis > 0:
             d = d @ self.modes
@@ -202,13 +265,20 @@ class Audio2Exp(nn.Module):
 
 
 def predict(model: Audio2Exp, power: np.ndarray, ref: np.ndarray, weight: np.ndarray,
-            frame_count: int, fps: float, mel_cfg: MelConfig, batch: int = 512) -> np.ndarray:
-    """ΔE (frame_count, P, 3) for every frame, without gradients, in evaluation mode."""
+            frame_count: int, fps: float, mel_cfg: MelConfig, batch: int = 512,
+            vis: np.ndarray | None = None) -> np.ndarray:
+    """The network's output (frame_count, P, 3) for every frame (for a residual model, the
+    correction to ``vis``, ΔE_vis (frame_count, P, 3)), without gradients, in eval mode."""
     device = next(model.parameters()).device
     p = torch.from_numpy(np.asarray(power, np.float32)).to(device)
     idx = torch.from_numpy(window_index(frame_count, fps, mel_cfg)).to(device)
     r = torch.from_numpy(np.asarray(ref, np.float32)).to(device)
     w = torch.from_numpy(np.asarray(weight, np.float32)).to(device)
+    v = None
+    if model.cfg.residual:
+        if vis is None:
+            raise ValueError("this adapter corrects the viseme driver: pass ΔE_vis")
+        v = torch.from_numpy(np.asarray(vis, np.float32)).to(device)
     out = []
     was_training = model.training
     model.eval()
@@ -216,7 +286,9 @@ def predict(model: Audio2Exp, power: np.ndarray, ref: np.ndarray, weight: np.nda
         for a in range(0, frame_count, batch):
             b = min(frame_count, a + batch)
             mel = log_mel(gather_windows(p, idx[a:b]), mel_cfg)
-            out.append(model(mel, r[a:b], w).cpu().numpy())
+            vw = None if v is None else vis_windows(v, torch.arange(a, b, device=device),
+                                                    model.cfg.vis_context)
+            out.append(model(mel, r[a:b], w, vw).cpu().numpy())
     model.train(was_training)
     if not out:
         return np.zeros((0, len(weight), 3), np.float32)
