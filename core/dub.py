@@ -205,8 +205,10 @@ class DubTake:
 
             adapter = Audio2ExpDriver.load(name.split(":", 1)[1], self.regions)
             expression = self.cache.expression(self.source_index)
+            # a residual adapter corrects the viseme driver on the dub's own phones
             self.lips = adapter.motion(self.dub, expression, self.lip_weight,
-                                       self.frame_count, self.fps)
+                                       self.frame_count, self.fps,
+                                       alignment=self.dub_alignment, library=self.library)
         else:
             raise ValueError(f"unknown driver {name!r}; use visemes or audio2exp:<model>")
         self.driver_name = name
