@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         self._train_project: Project | None = None
         self._driver_job: Job | None = None
         self._driver_again = False
+        self._direction = 1  # where the playhead went last: the renderer draws ahead that way
 
         self.setWindowTitle("Talking-face studio[*]")
         self.setAcceptDrops(True)
@@ -772,9 +773,11 @@ class MainWindow(QMainWindow):
         if self.renderer is None or self.project is None:
             return -1
         self._seq += 1
+        span = self._loop_span() if self.playing else None
         self.renderer.request(RenderRequest(self.frame, self.generation, self.edits(),
                                             self.view_mode, self.overlay,
-                                            full=full and not self.playing, seq=self._seq))
+                                            full=full and not self.playing, seq=self._seq,
+                                            direction=self._direction, span=span))
         return self._seq
 
     def _rendered(self, result: RenderResult) -> None:
@@ -959,7 +962,12 @@ class MainWindow(QMainWindow):
         take = self.take
         if take is None:
             return
-        self.frame = max(0, min(int(j), take.frame_count - 1))
+        j = max(0, min(int(j), take.frame_count - 1))
+        if self.playing:
+            self._direction = 1
+        elif j != self.frame:
+            self._direction = 1 if j > self.frame else -1
+        self.frame = j
         t = self.frame / take.fps
         self.timeline.playhead.setValue(t)
         self.waveform.playhead.setValue(t)
