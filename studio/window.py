@@ -38,6 +38,7 @@ from core.project.commands import (
 )
 from core.project.project import AUTOSAVE_FILE, PROJECT_FILE, Project
 from studio.controls import ControlPanel
+from studio.playback import PlayClock
 from studio.preview import PreviewView
 from studio.timeline import TimelinePane, WaveformPane
 from studio.train_dialog import (
@@ -175,7 +176,7 @@ class MainWindow(QMainWindow):
         self.play_timer = QTimer(self)
         self.play_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.play_timer.timeout.connect(self._tick)
-        self._play_origin = (0.0, 0)
+        self.clock = PlayClock(25.0)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(4000)
@@ -977,8 +978,9 @@ class MainWindow(QMainWindow):
     def seek_time(self, t: float) -> None:
         if self.take is not None:
             self.seek(round(t * self.take.fps))
-            if self.playing and self.audio is not None:
-                self.audio.setPosition(int(t * 1000))
+            if self.playing:
+                self._seek_audio(self.frame)
+                self.clock.restart(time.perf_counter(), self.frame)
 
     def step(self, k: int) -> None:
         self.pause()
@@ -1008,11 +1010,11 @@ class MainWindow(QMainWindow):
         if not a <= self.frame < b - 1:
             self.frame = a
         self.playing = True
-        self._play_origin = (time.perf_counter(), self.frame)
+        self._direction = 1
+        self._seek_audio(self.frame)
+        self.clock = PlayClock(take.fps)
+        self.clock.restart(time.perf_counter(), self.frame)
         self.play_timer.start(max(5, int(500 / take.fps)))
-        if self.audio is not None:
-            self.audio.setPosition(int(self.frame / take.fps * 1000))
-            self.audio.play()
 
     def pause(self) -> None:
         if not self.playing:
@@ -1024,20 +1026,43 @@ class MainWindow(QMainWindow):
         self.seek(self.frame)  # the full-size picture of where it stopped
 
     def _tick(self) -> None:
+        """Show the frame the sound is at (the wall clock when there is no sound to follow);
+        a loop goes back to its start, sound included."""
         take = self.take
         if take is None:
             self.pause()
             return
-        t0, f0 = self._play_origin
-        j = f0 + int((time.perf_counter() - t0) * take.fps)
+        now = time.perf_counter()
+        j = self.clock.frame(now, self.audio_position())
         a, b = self._loop_span()
         if j >= b:
             j = a
-            self._play_origin = (time.perf_counter(), a)
-            if self.audio is not None:
-                self.audio.setPosition(int(a / take.fps * 1000))
+            self._seek_audio(a)
+            self.clock.restart(now, a)
         if j != self.frame:
             self.seek(j, full=False)
+
+    def audio_position(self) -> float | None:
+        """The player's position in ms while it plays, else None (no QtMultimedia, not
+        started, stopped at the end of the dub)."""
+        player = self.audio
+        if player is None:
+            return None
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        if player.playbackState() != QMediaPlayer.PlaybackState.PlayingState:
+            return None
+        return float(player.position())
+
+    def _seek_audio(self, j: int) -> None:
+        """Put the sound at frame ``j`` and make it play (it stops at the dub's end)."""
+        if self.audio is None or self.take is None:
+            return
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        self.audio.setPosition(int(round(j / self.take.fps * 1000)))
+        if self.audio.playbackState() != QMediaPlayer.PlaybackState.PlayingState:
+            self.audio.play()
 
     def _make_audio(self) -> Any:
         """A QMediaPlayer on the dub when QtMultimedia is installed, else None (silent)."""

@@ -1,15 +1,18 @@
 """Playback in the studio window, offscreen: frames near the playhead are drawn ahead and
-served from a cache (one edit later, nothing drawn for the old edits is served)."""
+served from a cache, the picture follows the sound's position (the wall clock when there is
+no sound to follow) and a loop seeks the sound too."""
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from studio.playback import EXTRAPOLATE_S, STALE_S, PlayClock
 from studio.pyside_guard import guard_none
 from studio.qt_env import prepare_qt_environment
 from studio.workers import AHEAD, BEHIND, PreviewCache, RenderRequest, ahead_order
@@ -56,6 +59,38 @@ def test_preview_cache_is_lru_and_drops_other_generations():
     cache.put(PreviewCache.key(other, 0), "new")
     cache.keep_generation(2)
     assert len(cache) == 1 and cache.get(PreviewCache.key(other, 0)) == "new"
+
+
+def test_play_clock_follows_a_moving_player_and_falls_back_to_the_wall_clock():
+    fps = 25.0
+    clock = PlayClock(fps)
+    clock.restart(100.0, 10)  # playback starts at frame 10 = 400 ms
+    # no player, or not playing: the wall clock
+    assert clock.frame(100.0, None) == 10
+    assert clock.frame(101.0, None) == 35 and clock.source == "clock"
+    clock.restart(200.0, 10)
+    # the player reports the start position but has not moved yet: still the wall clock
+    assert clock.frame(200.2, 400) == 15 and clock.source == "clock"
+    # it moves, a little behind the wall clock: the picture holds rather than step back
+    assert clock.frame(200.3, 560) == 15 and clock.source == "audio"
+    # the sound is half a second ahead of the wall clock: the picture goes with the sound
+    assert clock.frame(200.4, 1200) == 30 and clock.source == "audio"
+    # between the player's coarse position steps the frame advances with the wall clock
+    assert clock.frame(200.4 + EXTRAPOLATE_S / 2, 1200) == 31
+    assert clock.frame(200.4 + EXTRAPOLATE_S * 0.9, 1200) == 32
+    # a stalled position no longer leads: the wall clock goes on from where it was
+    later = 200.4 + STALE_S + 0.2
+    j = clock.frame(later, 1200)
+    assert clock.source == "clock" and j == int((1.2 + EXTRAPOLATE_S * 0.9 + later
+                                                 - (200.4 + EXTRAPOLATE_S * 0.9)) * fps)
+    # positions left over from before a seek (far ahead, or before its start) are ignored
+    clock.restart(300.0, 0)
+    clock.frame(300.0, 0)
+    assert clock.frame(300.1, 9000) == 2 and clock.source == "clock"
+    assert clock.frame(300.2, 160) == 4 and clock.source == "audio"
+    clock.restart(400.0, 50)
+    clock.frame(400.0, 2000)
+    assert clock.frame(400.1, 1500) == 52 and clock.source == "clock"
 
 
 # -- the window -------------------------------------------------------------------------------
@@ -200,3 +235,117 @@ def test_playback_is_mostly_served_from_the_render_ahead_cache(qtbot, ready):
     share = sum(r.cached for r in during) / len(during)
     print(f"playback frames served from the render-ahead cache: {share:.0%} of {len(during)}")
     assert share >= 0.5
+
+
+class FakePlayer:
+    """Stands in for the QMediaPlayer so the test decides where the sound is: while playing
+    its position advances with the wall clock in 64 ms steps, as Qt's FFmpeg backend
+    reports it; ``jump`` puts the sound elsewhere, ``stall`` stops it moving."""
+
+    def __init__(self) -> None:
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        self.states = QMediaPlayer.PlaybackState
+        self.state = self.states.StoppedState
+        self.base, self.t0 = 0, time.perf_counter()
+        self.stalled = False
+        self.seeks: list[int] = []
+
+    def playbackState(self):  # noqa: N802 - Qt's name
+        return self.state
+
+    def position(self) -> int:
+        if self.state != self.states.PlayingState or self.stalled:
+            return self.base
+        return self.base + int((time.perf_counter() - self.t0) * 1000) // 64 * 64
+
+    def jump(self, ms: int) -> None:
+        self.base, self.t0 = int(ms), time.perf_counter()
+
+    def stall(self) -> None:
+        self.jump(self.position())
+        self.stalled = True
+
+    def setPosition(self, ms: int) -> None:  # noqa: N802 - Qt's name
+        self.jump(ms)
+        self.seeks.append(int(ms))
+
+    def play(self) -> None:
+        self.jump(self.position())
+        self.state = self.states.PlayingState
+
+    def pause(self) -> None:
+        self.jump(self.position())
+        self.state = self.states.PausedState
+
+
+def test_the_picture_follows_the_sound_position(qtbot, ready, monkeypatch):
+    win = ready
+    pytest.importorskip("PySide6.QtMultimedia")
+    player = FakePlayer()
+    monkeypatch.setattr(win, "audio", player)
+    fps = win.take.fps
+    win.seek(5)
+    win.play_action.trigger()
+    assert player.state == player.states.PlayingState and player.seeks[-1] == round(5 / fps
+                                                                                    * 1000)
+    qtbot.waitUntil(lambda: win.clock.source == "audio" and win.frame >= 8, timeout=3_000)
+    # the sound goes half a second ahead of the picture: the picture goes with the sound
+    wall = win.frame
+    player.jump(player.position() + 500)
+    qtbot.waitUntil(lambda: win.frame >= wall + 12, timeout=3_000)
+    for _ in range(10):
+        qtbot.wait(37)
+        assert win.clock.source == "audio"
+        assert abs(win.frame - player.position() * fps / 1000) <= 3.5
+    # the sound stands still (e.g. the device stalls): the wall clock carries playback on
+    player.stall()
+    qtbot.waitUntil(lambda: win.clock.source == "clock", timeout=3_000)
+    at = win.frame
+    qtbot.waitUntil(lambda: win.frame >= at + 5, timeout=3_000)
+    assert win.clock.source == "clock"
+    # a scrub while playing seeks the sound as well
+    win.seek_time(1.0)
+    assert player.seeks[-1] == 1000
+    win.play_action.trigger()
+    assert not win.playing and player.state == player.states.PausedState
+
+
+def test_a_loop_seeks_the_sound_back_to_its_start(qtbot, ready, monkeypatch):
+    win = ready
+    pytest.importorskip("PySide6.QtMultimedia")
+    player = FakePlayer()
+    monkeypatch.setattr(win, "audio", player)
+    duck = word_index(win, "duck")
+    win.timeline.click_word(duck)
+    win.loop_action.setChecked(True)
+    try:
+        a, b = win._loop_span()
+        fps = win.take.fps
+        win.play_action.trigger()  # from the playhead, inside the word
+        assert a <= win.frame < b and player.seeks[-1] == round(win.frame / fps * 1000)
+        # the sound runs past the word's end: picture and sound go back to its start
+        qtbot.waitUntil(lambda: len(player.seeks) >= 2, timeout=5_000)
+        assert player.seeks[-1] == round(a / fps * 1000)
+        assert a <= win.frame < b
+        # and the picture followed the sound through the word
+        assert win.clock.source == "audio" or win.frame <= a + 2
+        qtbot.waitUntil(lambda: len(player.seeks) >= 3, timeout=5_000)
+        assert player.seeks[-1] == round(a / fps * 1000)
+    finally:
+        win.play_action.trigger()
+        win.loop_action.setChecked(False)
+
+
+def test_the_real_player_leads_playback_when_it_plays(qtbot, ready):
+    win = ready
+    if win.audio is None:
+        pytest.skip("QtMultimedia is not installed")
+    win.seek(0)
+    win.play_action.trigger()
+    try:
+        qtbot.waitUntil(lambda: win.clock.source == "audio" and win.frame >= 20, timeout=5_000)
+        ms = win.audio.position()
+        assert abs(win.frame - ms * win.take.fps / 1000) <= 4
+    finally:
+        win.play_action.trigger()
