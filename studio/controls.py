@@ -8,6 +8,7 @@ slider drag carries a token, so one drag becomes one undo step.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -85,6 +86,7 @@ class ControlPanel(QWidget):
     word_edited = Signal(str, object, int)  # field, value, drag token
     add_clip = Signal(str, str)  # region, emotion
     clip_edited = Signal(str, str, object, int)  # clip id, field, value, drag token
+    clip_image_requested = Signal(str)  # clip id: the user wants to pick a source image
     remove_clip = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -162,21 +164,43 @@ class ControlPanel(QWidget):
         form.addRow("emotion", self.emotion)
         form.addRow(add)
         self.clip_label = QLabel("no clip selected")
+        self.clip_emotion = QComboBox()
+        self.clip_emotion.addItems(list(EMOTIONS))
+        self.clip_emotion.setToolTip("The clip's preset emotion (choosing one replaces a "
+                                     "source image)")
+        self.clip_source = QLabel("preset")
+        self.clip_source.setWordWrap(True)
+        self.source_button = QPushButton("Source image…")
+        self.source_button.setToolTip("Take the emotion from a reference picture of a face "
+                                      "(its expression on this clip's region)")
+        self.clear_source = QPushButton("Clear")
+        self.clear_source.setToolTip("Back to the preset emotion")
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.source_button, 1)
+        source_row.addWidget(self.clear_source)
         self.intensity = ValueSlider(0, 1.5, 0.01)
         self.fade_in = ValueSlider(0, 2, 0.01, "{:.2f} s")
         self.fade_out = ValueSlider(0, 2, 0.01, "{:.2f} s")
         self.remove = QPushButton("Remove clip")
         form.addRow(self.clip_label)
+        form.addRow("emotion", self.clip_emotion)
+        form.addRow("source", self.clip_source)
+        form.addRow(source_row)
         form.addRow("intensity", self.intensity)
         form.addRow("fade in", self.fade_in)
         form.addRow("fade out", self.fade_out)
         form.addRow(self.remove)
         self.clip_id: str | None = None
+        self._presets: dict[str, str] = {}  # clip id -> the preset it had, for "Clear"
         for field, s in (("intensity", self.intensity), ("fade_in", self.fade_in),
                          ("fade_out", self.fade_out)):
             s.edited.connect(lambda v, t, field=field: self.clip_id and self.clip_edited.emit(
                 self.clip_id, field, v, t))
         self.remove.clicked.connect(lambda: self.clip_id and self.remove_clip.emit(self.clip_id))
+        self.clip_emotion.activated.connect(lambda _: self._preset_chosen())
+        self.clear_source.clicked.connect(self._preset_chosen)
+        self.source_button.clicked.connect(
+            lambda: self.clip_id and self.clip_image_requested.emit(self.clip_id))
         lay.addWidget(e)
         lay.addStretch(1)
         self.show_words([], None)
@@ -236,13 +260,32 @@ class ControlPanel(QWidget):
         self.word_alpha.show_value(1.0 if own is None else float(own))
         self.silent.setChecked(bool(style["silent"]))
 
+    def _preset_chosen(self) -> None:
+        """The combo's preset as the clip's emotion (also what "Clear" does to an image)."""
+        if self.clip_id:
+            self.clip_edited.emit(self.clip_id, "emotion", self.clip_emotion.currentText(), 0)
+
     def show_clip(self, clip: dict[str, Any] | None) -> None:
         self.clip_id = None if clip is None else clip["id"]
-        for wgt in (self.intensity, self.fade_in, self.fade_out, self.remove):
+        for wgt in (self.clip_emotion, self.source_button, self.intensity, self.fade_in,
+                    self.fade_out, self.remove):
             wgt.setEnabled(clip is not None)
+        self.clear_source.setEnabled(clip is not None and "source" in clip)
         if clip is None:
             self.clip_label.setText("no clip selected")
+            self.clip_source.setText("")
             return
+        source = clip.get("source") or {}
+        if clip.get("emotion"):
+            self._presets[clip["id"]] = clip["emotion"]
+            self.clip_source.setText("preset")
+        elif "image" in source:
+            ref = source["image"]
+            self.clip_source.setText(f"image {Path(str(getattr(ref, 'path', ref))).name}")
+            self.clip_source.setToolTip(str(getattr(ref, "path", ref)))
+        elif "frame" in source:
+            self.clip_source.setText(f"source frame {int(source['frame'])}")
+        self.clip_emotion.setCurrentText(self._presets.get(clip["id"], "neutral"))
         name = clip.get("emotion") or "reference"
         self.clip_label.setText(f"{name} on {clip['region']}, "
                                 f"{float(clip['start']):.2f}–{float(clip['end']):.2f} s")

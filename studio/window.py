@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         self._train_project: Project | None = None
         self._driver_job: Job | None = None
         self._driver_again = False
+        self._image_job: Job | None = None
+        self.image_dialog: QFileDialog | None = None
         self._direction = 1  # where the playhead went last: the renderer draws ahead that way
 
         self.setWindowTitle("Talking-face studio[*]")
@@ -162,6 +164,7 @@ class MainWindow(QMainWindow):
         self.controls.add_clip.connect(self._add_clip)
         self.controls.clip_edited.connect(self._clip_edited)
         self.controls.remove_clip.connect(self._remove_clip)
+        self.controls.clip_image_requested.connect(self.choose_clip_image)
         self.timeline.selection_changed.connect(self._selection_changed)
         self.timeline.clip_clicked.connect(self._clip_selected)
         self.timeline.word_timing_dragged.connect(self._word_timing_dragged)
@@ -617,8 +620,76 @@ class MainWindow(QMainWindow):
 
     def _clip_edited(self, clip_id: str, field: str, value: Any, token: int) -> None:
         if self.project is not None:
+            if field == "emotion" and any(c["id"] == clip_id and c.get("emotion") == value
+                                          for c in self.project.emotion_clips):
+                return  # already that preset: no empty undo step
             drag = ("clip", clip_id, field, token) if token else None
             self._push(ChangeEmotionClip(clip_id, **{field: value}), drag, check=True)
+
+    def choose_clip_image(self, clip_id: str) -> QFileDialog | None:
+        """"Source image…": a (non-blocking) file dialog; the chosen picture is checked,
+        then becomes the clip's emotion source. The dialog stays in ``image_dialog``."""
+        if self.project is None:
+            return None
+        dlg = QFileDialog(self, "Emotion from a reference image", "",
+                          "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff)")
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dlg.setOption(QFileDialog.Option.DontUseNativeDialog, not self.prompts)
+        dlg.fileSelected.connect(lambda name, cid=clip_id: name and self.set_clip_image(cid,
+                                                                                       name))
+        self.image_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def set_clip_image(self, clip_id: str, path: str | Path) -> Job | None:
+        """Use the face in ``path`` as the emotion source of a clip: one undo step, once a
+        worker has read the picture and found its face. A bad picture (unreadable, no face)
+        gives an error dialog naming it and leaves the clip as it was."""
+        if self.project is None or self.handle is None:
+            return None
+        project, take = self.project, self.handle.take
+        try:
+            region = project.clip(clip_id)["region"]
+        except StudioError as exc:
+            self.show_error(exc, "Cannot use that image")
+            return None
+        path = Path(path)
+
+        def work(progress, cancel):
+            from core.dub import image_reference
+            from core.media.image import open_image
+            from core.project.media import MediaRef
+
+            ref = MediaRef.from_file(path, "image")
+            open_image(path).close()  # a picture, not a video or something else
+            try:
+                # the keypoints land in the project's cache: the renderer reads them there
+                image_reference(path, take, region, project.cache_dir)
+            except StudioError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - named with the file in the dialog
+                raise StudioError(path, f"cannot use its face ({exc})") from exc
+            return ref
+
+        job = Job("Reading the image", work)
+        self._image_job = job
+        self.statusBar().showMessage(f"Reading {path.name}…", 4000)
+        job.failed.connect(lambda exc: self.show_error(exc, "Cannot use that image"))
+        job.succeeded.connect(lambda ref, cid=clip_id, pr=project: self._clip_image_read(
+            pr, cid, ref))
+        job.finished.connect(lambda job=job: self._image_job_done(job))
+        job.start()
+        return job
+
+    def _clip_image_read(self, project: Project, clip_id: str, ref: Any) -> None:
+        if project is self.project and any(c["id"] == clip_id for c in project.emotion_clips):
+            self._push(ChangeEmotionClip(clip_id, source={"image": ref}), check=True)
+
+    def _image_job_done(self, job: Job) -> None:
+        job.wait()
+        self._old_jobs = [j for j in self._old_jobs if j.isRunning()] + [job]
+        if job is self._image_job:
+            self._image_job = None
 
     def _word_timing_dragged(self, index: int, start: float, end: float, token: int) -> None:
         """A word edge dragged on the timeline: one undo step per drag."""
@@ -1183,6 +1254,9 @@ class MainWindow(QMainWindow):
         if self._driver_job is not None:
             self._driver_job.wait()
             self._driver_job = None
+        if self._image_job is not None:
+            self._image_job.wait()
+            self._image_job = None
         if self.job is not None:
             self.job.cancel()
             self.job.wait()

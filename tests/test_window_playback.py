@@ -1,6 +1,7 @@
 """Playback in the studio window, offscreen: frames near the playhead are drawn ahead and
 served from a cache, the picture follows the sound's position (the wall clock when there is
-no sound to follow) and a loop seeks the sound too."""
+no sound to follow), a loop seeks the sound too, and the clip inspector edits every field
+of an emotion clip (a reference image included, bad ones refused)."""
 
 from __future__ import annotations
 
@@ -349,3 +350,86 @@ def test_the_real_player_leads_playback_when_it_plays(qtbot, ready):
         assert abs(win.frame - ms * win.take.fps / 1000) <= 4
     finally:
         win.play_action.trigger()
+
+
+# -- the clip inspector -----------------------------------------------------------------------
+
+
+def _clip(win) -> dict:
+    cid = win.controls.clip_id
+    return next(c for c in win.project.emotion_clips if c["id"] == cid)
+
+
+def test_clip_inspector_edits_emotion_intensity_and_source_image(qtbot, ready, shared_data,
+                                                                 env):
+    win = ready
+    c = win.controls
+    win.timeline.click_word(word_index(win, "duck"))
+    c.region.setCurrentText("mouth")
+    c.emotion.setCurrentText("happy")
+    qtbot.mouseClick(c.add_button, LEFT)
+    clip = _clip(win)
+    assert clip["emotion"] == "happy" and c.clip_emotion.currentText() == "happy"
+    assert c.clip_emotion.count() == 8 and c.clip_emotion.itemText(0) == "neutral"
+    j = mid_frame(win, word_index(win, "duck"))
+    happy = picture(qtbot, win, j)
+
+    # emotion: one step down the list is "sad", chosen with the keyboard
+    steps = win.undo_stack.count()
+    c.clip_emotion.setFocus()
+    qtbot.keyClick(c.clip_emotion, Qt.Key.Key_Down)
+    assert _clip(win)["emotion"] == "sad" and win.undo_stack.count() == steps + 1
+    sad = picture(qtbot, win, j)
+    assert not np.array_equal(sad, happy)
+
+    # intensity: a drag is one step
+    for v in (60, 90, 120):
+        c.intensity.slider.setValue(v)
+    assert _clip(win)["intensity"] == pytest.approx(1.2)
+    assert win.undo_stack.count() == steps + 2
+    win.undo_action.trigger()
+    assert _clip(win)["intensity"] == pytest.approx(1.0)
+    assert np.array_equal(picture(qtbot, win, j), sad)
+
+    # a source image, picked in the file dialog
+    face = shared_data / "image" / "photo_bw.jpg"
+    qtbot.mouseClick(c.source_button, LEFT)
+    dlg = win.image_dialog
+    assert dlg is not None and dlg.isVisible()
+    dlg.selectFile(str(face))
+    dlg.accept()
+    qtbot.waitUntil(lambda: "source" in _clip(win), timeout=60_000)
+    ref = _clip(win)["source"]["image"]
+    assert Path(ref.path) == face and "emotion" not in _clip(win)
+    assert win.undo_stack.count() == steps + 2
+    assert c.clear_source.isEnabled() and "photo_bw.jpg" in c.clip_source.text()
+    from_image = picture(qtbot, win, j)
+    assert not np.array_equal(from_image, sad)
+    win.undo_action.trigger()
+    assert _clip(win)["emotion"] == "sad" and "source" not in _clip(win)
+    assert np.array_equal(picture(qtbot, win, j), sad)
+    win.redo_action.trigger()
+    assert np.array_equal(picture(qtbot, win, j), from_image)
+
+    # clear: back to the preset it had, one step
+    qtbot.mouseClick(c.clear_source, LEFT)
+    assert _clip(win)["emotion"] == "sad" and "source" not in _clip(win)
+    assert win.undo_stack.count() == steps + 3
+    assert not c.clear_source.isEnabled()
+    assert np.array_equal(picture(qtbot, win, j), sad)
+
+    # bad pictures: a dialog names the file and the problem; the clip stays as it was
+    unreadable = env / "broken.png"
+    unreadable.write_bytes(b"not a picture at all")
+    for bad, problem in ((shared_data / "negative" / "no_human_face_1.jpg", "no human face"),
+                         (unreadable, "not an image")):
+        before, errors = dict(_clip(win)), len(win.errors)
+        job = win.set_clip_image(before["id"], bad)
+        qtbot.waitUntil(lambda errors=errors: len(win.errors) > errors, timeout=60_000)
+        qtbot.waitUntil(lambda job=job: job.isFinished(), timeout=5_000)
+        assert str(bad) in win.errors[-1] and problem in win.errors[-1]
+        assert win.error_box.isVisible()
+        win.error_box.close()
+        assert _clip(win) == before and win.undo_stack.count() == steps + 3
+    assert np.array_equal(picture(qtbot, win, j), sad)
+    qtbot.mouseClick(c.remove, LEFT)
