@@ -138,6 +138,8 @@ class MainWindow(QMainWindow):
         self._image_job: Job | None = None
         self.image_dialog: QFileDialog | None = None
         self._direction = 1  # where the playhead went last: the renderer draws ahead that way
+        # called from the export thread after each frame (tests slow an export with it)
+        self.export_hook: Any = None
 
         self.setWindowTitle("Talking-face studio[*]")
         self.setAcceptDrops(True)
@@ -1224,12 +1226,27 @@ class MainWindow(QMainWindow):
             self.show_error(StudioError(self.project.json_path, str(exc)), "Export")
             return False
 
+        hook = self.export_hook
+
         def work(progress, cancel):
+            def report(stage: str, done: float, total: float) -> None:
+                progress(stage, done, total)
+                if hook is not None:
+                    hook(stage, done, total)
+
+            # a twin of the take, taken under the lock (quick): the export renders on it
+            # while the preview goes on rendering the take itself
             with handle.lock:
                 handle.sync(edits, generation)
-                return export_take(handle.take, out, dub_path, settings, progress, cancel)
+                twin = handle.take.detached()
+            job.detached = twin
+            try:
+                return export_take(twin, out, dub_path, settings, report, cancel)
+            finally:
+                twin.close()
 
         job = Job("Exporting", work)
+        job.detached = None
         job.succeeded.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 8000))
         return self.start_job(job)
 

@@ -80,8 +80,9 @@ def edits_snapshot(project: Any) -> SimpleNamespace:
 
 
 class TakeHandle:
-    """A take shared by the renderer and the export job: one lock, and the generation of
-    the edits last put on it."""
+    """A take shared by the renderer, the driver switch and the export (which only holds
+    the lock to take a detached twin of it): one lock, and the generation of the edits last
+    put on it."""
 
     def __init__(self, take: Any) -> None:
         self.take = take

@@ -1,11 +1,13 @@
 """Playback in the studio window, offscreen: frames near the playhead are drawn ahead and
 served from a cache, the picture follows the sound's position (the wall clock when there is
-no sound to follow), a loop seeks the sound too, and the clip inspector edits every field
-of an emotion clip (a reference image included, bad ones refused)."""
+no sound to follow), a loop seeks the sound too, the clip inspector edits every field of an
+emotion clip (a reference image included, bad ones refused), and an export runs beside the
+live preview instead of freezing it."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -433,3 +435,63 @@ def test_clip_inspector_edits_emotion_intensity_and_source_image(qtbot, ready, s
         assert _clip(win) == before and win.undo_stack.count() == steps + 3
     assert np.array_equal(picture(qtbot, win, j), sad)
     qtbot.mouseClick(c.remove, LEFT)
+
+
+# -- export beside the preview ----------------------------------------------------------------
+
+
+def test_export_runs_beside_the_live_preview(qtbot, ready, env):
+    win = ready
+    import av
+
+    reached, release = threading.Event(), threading.Event()
+
+    def hold(stage: str, done: float, total: float) -> None:
+        if done == 3:  # the export waits here until the test has seen the preview move
+            reached.set()
+            release.wait(60)
+
+    out = env / "export" / "beside.mp4"
+    out.parent.mkdir(exist_ok=True)
+    win.export_hook = hold
+    try:
+        outcomes = []
+        win.job_finished.connect(lambda name, outcome: outcomes.append(outcome))
+        assert win.export_mp4(out)
+        job = win.job
+        qtbot.waitUntil(reached.is_set, timeout=60_000)
+        # the export is mid-way; the preview still renders (full size: the take's lock)
+        started = time.perf_counter()
+        far = win.take.frame_count - 7
+        win.seek(far)
+        qtbot.waitUntil(lambda: win.is_current(win.shown, "full"), timeout=20_000)
+        assert win.job is job and job.isRunning() and not release.is_set()
+        assert time.perf_counter() - started < 20
+        assert job.detached is not None and job.detached.source is not win.take.source
+        release.set()
+        qtbot.waitUntil(lambda: win.job is None, timeout=120_000)
+        assert outcomes[-1] == "succeeded", win.errors
+        with av.open(str(out)) as container:
+            assert sum(1 for _ in container.decode(video=0)) == win.take.frame_count
+        # the twin is closed; the preview's own take goes on
+        with pytest.raises(ValueError):
+            job.detached.source.frame(0)
+        win.take.source.frame(0)
+
+        # cancelled mid-way: the twin is closed too, and no file is left
+        reached.clear()
+        release.clear()
+        cancelled = env / "export" / "cancelled.mp4"
+        assert win.export_mp4(cancelled)
+        job = win.job
+        qtbot.waitUntil(reached.is_set, timeout=60_000)
+        qtbot.mouseClick(win.cancel_button, LEFT)
+        release.set()
+        qtbot.waitUntil(lambda: win.job is None, timeout=60_000)
+        assert outcomes[-1] == "cancelled" and not cancelled.exists()
+        with pytest.raises(ValueError):
+            job.detached.source.frame(0)
+        picture(qtbot, win, far)
+    finally:
+        release.set()
+        win.export_hook = None
