@@ -4,7 +4,8 @@ Opens woman_glasses.mp4 dubbed with the sample sentence in a real MainWindow, se
 frame inside "duck", then moves a slider ~30 times and times each move from the slider's
 new value to the preview showing the re-rendered frame: at preview size (the first picture
 the renderer sends) and at full size. Both the global α slider and the word's open slider
-are measured. Prints median and 95th percentile in milliseconds.
+are measured. Prints median and 95th percentile in milliseconds. Then plays the take and
+counts the frames the render-ahead cache answered, and times frame steps.
 
     QT_QPA_PLATFORM=offscreen python bench/preview_latency.py [--moves 30] [--video NAME]
 """
@@ -105,6 +106,34 @@ def main() -> int:
                   f"{statistics.median(push_ms):.1f} ms, re-compose + render on the worker "
                   f"median {statistics.median(draw_ms):.1f} ms")
         print(f"one frame period: {1000 / win.take.fps:.1f} ms")
+
+        # playback and frame steps: how much the render-ahead cache answers
+        r = win.renderer
+        win.seek(0)
+        wait(lambda: win.is_current(win.shown) and r.idle, 30)
+        shown = []
+        win.frame_shown.connect(shown.append)
+        hits, misses = r.hits, r.misses
+        win.play()
+        wait(lambda: win.frame >= min(win.take.frame_count - 2, 100), 30)
+        win.pause()
+        win.frame_shown.disconnect(shown.append)
+        during = [x for x in shown if x.stage == "preview"]
+        cached = [x for x in during if x.cached]
+        print(f"playback: {len(cached)} of {len(during)} frames shown "
+              f"({100 * len(cached) / max(1, len(during)):.0f} %) came from the render-ahead "
+              f"cache ({r.hits - hits} hits, {r.misses - misses} misses; clock: "
+              f"{win.clock.source})")
+        steps = []
+        wait(lambda: win.is_current(win.shown) and r.idle, 30)
+        for _ in range(args.moves // 3):
+            start = time.perf_counter()
+            win.step(1)
+            wait(lambda: win.is_current(win.shown, "preview"), 10)
+            steps.append(1000 * (time.perf_counter() - start))
+            wait(lambda: win.is_current(win.shown) and r.idle, 30)
+        print(f"frame step → preview-size frame: median {statistics.median(steps):.1f} ms, "
+              f"p95 {pct(steps, 0.95):.1f} ms ({len(steps)} steps, look-ahead idle first)")
         win.shutdown()
         win.close()
     return 0
