@@ -4,56 +4,38 @@ compared with visemes in the preview); a cancelled run keeps a loadable checkpoi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from studio.pyside_guard import guard_none
-from studio.qt_env import prepare_qt_environment
+from tests.studio_window import (
+    ANALYSIS_TIMEOUT_MS,
+    SPEECH,
+    TEXT,
+    Qt,
+    drop,
+    mid_frame,
+    studio_env,
+    studio_window,
+    word_index,
+)
 
-prepare_qt_environment()  # before pytest-qt makes the QApplication
-guard_none()  # this PySide6 drops a reference to None on every void call
-
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from tests.test_window import SPEECH, TEXT, drop, mid_frame, word_index  # noqa: E402
-
-ANALYSIS_TIMEOUT_MS = 240_000
 TRAIN_TIMEOUT_MS = 180_000
 CHILD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # gentle on 2 cores
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("studio-cache")
-    old = os.environ.get("STUDIO_CACHE_DIR")
-    os.environ["STUDIO_CACHE_DIR"] = str(cache)
-    yield tmp_path_factory.mktemp("train-window")
-    if old is None:
-        os.environ.pop("STUDIO_CACHE_DIR", None)
-    else:
-        os.environ["STUDIO_CACHE_DIR"] = old
+    yield from studio_env(tmp_path_factory, "train-window")
 
 
 @pytest.fixture(scope="module")
 def window(qapp, env, shared_data):
-    from studio.window import MainWindow
-
-    settings = QSettings(str(env / "studio.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(projects_root=env / "projects", prompts=False, settings=settings)
-    win.train_env = dict(CHILD_ENV)
-    win.resize(1200, 800)
-    win.show()
-    drop(win, [shared_data / "video" / "woman_glasses.mp4"])
-    drop(win, [SPEECH, TEXT])
-    yield win
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    QApplication.processEvents()
+    for win in studio_window(env, size=(1200, 800), train_env=dict(CHILD_ENV)):
+        drop(win, [shared_data / "video" / "woman_glasses.mp4"])
+        drop(win, [SPEECH, TEXT])
+        yield win
 
 
 def settled(win) -> bool:

@@ -4,86 +4,31 @@ the word change and one outside it stay, undo, export through the export action,
 
 from __future__ import annotations
 
-import os
-import warnings
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from studio.pyside_guard import guard_none
-from studio.qt_env import prepare_qt_environment
-
-prepare_qt_environment()  # before pytest-qt makes the QApplication
-guard_none()  # this PySide6 drops a reference to None on every void call
-
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "resources" / "samples"
-SPEECH, TEXT = SAMPLES / "speech.wav", SAMPLES / "speech.txt"
-ANALYSIS_TIMEOUT_MS = 240_000
+from tests.studio_window import (
+    ANALYSIS_TIMEOUT_MS,
+    SPEECH,
+    TEXT,
+    Qt,
+    drop,
+    mid_frame,
+    picture,
+    studio_env,
+    studio_window,
+    word_index,
+)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("studio-cache")
-    old = os.environ.get("STUDIO_CACHE_DIR")
-    os.environ["STUDIO_CACHE_DIR"] = str(cache)
-    yield tmp_path_factory.mktemp("window")
-    if old is None:
-        os.environ.pop("STUDIO_CACHE_DIR", None)
-    else:
-        os.environ["STUDIO_CACHE_DIR"] = old
+    yield from studio_env(tmp_path_factory, "window")
 
 
 @pytest.fixture(scope="module")
 def window(qapp, env):
-    from studio.window import MainWindow
-
-    settings = QSettings(str(env / "studio.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(projects_root=env / "projects", prompts=False, settings=settings)
-    win.resize(1400, 900)
-    win.show()
-    yield win
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    QApplication.processEvents()
-
-
-def drop(win, paths: list[Path]) -> None:
-    """A real drag-enter and drop of file URLs on the window."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = win.rect().center()
-    with warnings.catch_warnings():  # PySide6 marks this (only) constructor deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime,
-                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(win, enter)
-    assert enter.isAccepted()
-    ev = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(win, ev)
-
-
-def picture(qtbot, win, j: int) -> np.ndarray:
-    """The full-size preview of output frame ``j`` once the renderer has shown it."""
-    win.seek(j)
-    qtbot.waitUntil(lambda: win.is_current(win.shown), timeout=20_000)
-    return win.current_image().copy()
-
-
-def word_index(win, text: str) -> int:
-    return next(i for i, w in enumerate(win.take.dub_alignment.words) if w.text == text)
-
-
-def mid_frame(win, i: int) -> int:
-    w = win.take.dub_alignment.words[i]
-    return round((w.start + w.end) / 2 * win.take.fps)
+    yield from studio_window(env)
 
 
 def test_drop_video_then_dub_analyses(qtbot, window, shared_data, env):

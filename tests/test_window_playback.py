@@ -6,31 +6,25 @@ live preview instead of freezing it."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from studio.playback import EXTRAPOLATE_S, STALE_S, PlayClock
-from studio.pyside_guard import guard_none
-from studio.qt_env import prepare_qt_environment
 from studio.workers import AHEAD, BEHIND, PreviewCache, RenderRequest, ahead_order
+from tests.studio_window import (
+    Qt,
+    load_sample,
+    mid_frame,
+    picture,
+    studio_env,
+    studio_window,
+    word_index,
+)
 
-prepare_qt_environment()  # before pytest-qt makes the QApplication
-guard_none()  # this PySide6 drops a reference to None on every void call
-
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "resources" / "samples"
-SPEECH, TEXT = SAMPLES / "speech.wav", SAMPLES / "speech.txt"
-ANALYSIS_TIMEOUT_MS = 240_000
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier
 
@@ -101,69 +95,21 @@ def test_play_clock_follows_a_moving_player_and_falls_back_to_the_wall_clock():
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("studio-cache")
-    old = os.environ.get("STUDIO_CACHE_DIR")
-    os.environ["STUDIO_CACHE_DIR"] = str(cache)
-    yield tmp_path_factory.mktemp("playback")
-    if old is None:
-        os.environ.pop("STUDIO_CACHE_DIR", None)
-    else:
-        os.environ["STUDIO_CACHE_DIR"] = old
+    yield from studio_env(tmp_path_factory, "playback")
 
 
 @pytest.fixture(scope="module")
 def window(qapp, env, shared_data):
-    from studio.window import MainWindow
-
-    settings = QSettings(str(env / "studio.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(projects_root=env / "projects", prompts=False, settings=settings)
-    win.resize(1400, 900)
-    win.show()
-    yield win
-    win.shutdown()
-    win.close()
-    win.deleteLater()
-    QApplication.processEvents()
-
-
-def drop(win, paths: list[Path]) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = win.rect().center()
-    with warnings.catch_warnings():  # PySide6 marks this (only) constructor deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, LEFT, NONE)
-    QApplication.sendEvent(win, enter)
-    ev = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, LEFT, NONE)
-    QApplication.sendEvent(win, ev)
+    yield from studio_window(env)
 
 
 @pytest.fixture
 def ready(qtbot, window, shared_data):
     """The window with the sample video and dub analysed (once per module), paused."""
-    if window.project is None:
-        drop(window, [shared_data / "video" / "woman_glasses.mp4"])
-        drop(window, [SPEECH, TEXT])
-    qtbot.waitUntil(lambda: window.take is not None and window.job is None,
-                    timeout=ANALYSIS_TIMEOUT_MS)
+    load_sample(qtbot, window, shared_data)
     window.pause()
     qtbot.waitUntil(lambda: window.is_current(window.shown), timeout=20_000)
     return window
-
-
-def picture(qtbot, win, j: int) -> np.ndarray:
-    win.seek(j)
-    qtbot.waitUntil(lambda: win.is_current(win.shown), timeout=20_000)
-    return win.current_image().copy()
-
-
-def word_index(win, text: str) -> int:
-    return next(i for i, w in enumerate(win.take.dub_alignment.words) if w.text == text)
-
-
-def mid_frame(win, i: int) -> int:
-    w = win.take.dub_alignment.words[i]
-    return round((w.start + w.end) / 2 * win.take.fps)
 
 
 def preview_of(qtbot, win, j: int):
