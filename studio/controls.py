@@ -148,7 +148,7 @@ class ControlPanel(QWidget):
             lambda on: self.word_edited.emit("alpha", self.word_alpha.value() if on else None, 0))
         self.silent.clicked.connect(lambda on: self.word_edited.emit("silent", bool(on), 0))
 
-        e = QGroupBox("Emotion")
+        e = QGroupBox("New emotion clip")
         form = QFormLayout(e)
         self.region = QComboBox()
         self.region.addItems(list(REGIONS))
@@ -163,6 +163,8 @@ class ControlPanel(QWidget):
         form.addRow("region", self.region)
         form.addRow("emotion", self.emotion)
         form.addRow(add)
+        c = QGroupBox("Selected emotion clip")
+        form = QFormLayout(c)
         self.clip_label = QLabel("no clip selected")
         self.clip_emotion = QComboBox()
         self.clip_emotion.addItems(list(EMOTIONS))
@@ -202,6 +204,7 @@ class ControlPanel(QWidget):
         self.source_button.clicked.connect(
             lambda: self.clip_id and self.clip_image_requested.emit(self.clip_id))
         lay.addWidget(e)
+        lay.addWidget(c)
         lay.addStretch(1)
         self.show_words([], None)
         self.show_clip(None)
