@@ -36,7 +36,15 @@ from core.align import Alignment
 from core.errors import StudioError
 from core.keypoints.regions import RegionSet
 from core.media.audio import Audio
-from core.motion.audio2exp_model import Audio2Exp, MelConfig, ModelConfig, mel_power, predict
+from core.motion.audio2exp_model import (
+    Audio2Exp,
+    Audio2ExpEnsemble,
+    MelConfig,
+    ModelConfig,
+    build_network,
+    mel_power,
+    predict,
+)
 from core.motion.driver import LipMotion, VisemeDriver
 from core.motion.library import VisemeLibrary
 
@@ -86,14 +94,14 @@ def check_backend(path: str | Path, meta: dict[str, Any], regions: RegionSet) ->
 
 
 def load_model(path: str | Path, meta: dict[str, Any], device: str | torch.device = "cpu"
-               ) -> Audio2Exp:
+               ) -> Audio2Exp | Audio2ExpEnsemble:
     """The network of a checked file, in evaluation mode."""
     from safetensors.torch import load_file
 
     p = Path(path)
     try:
         cfg = ModelConfig.from_json(meta["model"])
-        model = Audio2Exp(cfg)
+        model = build_network(cfg)
         state = load_file(str(p), device=str(device))
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -108,7 +116,7 @@ def load_model(path: str | Path, meta: dict[str, Any], device: str | torch.devic
 class Audio2ExpDriver:
     """The adapter as a driver: dub audio (+ the output frames' expression) → LipMotion."""
 
-    model: Audio2Exp
+    model: Audio2Exp | Audio2ExpEnsemble
     points: np.ndarray
     mel: MelConfig
     meta: dict[str, Any] = field(default_factory=dict)
@@ -135,9 +143,9 @@ class Audio2ExpDriver:
                 model.cfg.n_mels != mel.n_mels:
             raise StudioError(p, "the model's network does not match its lip points or mel "
                                  "settings (corrupt metadata)")
-        if model.cfg.residual and int(meta.get("version", 0)) < 2:
-            raise StudioError(p, "a version-1 model cannot have a viseme input (corrupt "
-                                 "metadata)")
+        if (model.cfg.residual or model.cfg.members > 1) and int(meta.get("version", 0)) < 2:
+            raise StudioError(p, "a version-1 model cannot have a viseme input or members "
+                                 "(corrupt metadata)")
         return cls(model, points, mel, meta, p)
 
     @property

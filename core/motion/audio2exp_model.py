@@ -151,6 +151,7 @@ class ModelConfig:
     basis: int = 0  # > 0: ΔE is a mix of this many fixed lip-motion modes (else free)
     vis_context: int = -1  # ≥ 0: residual on ΔE_vis, seen ±this many frames; -1: absolute
     vis_dim: int = 8  # per-frame features of ΔE_vis when there is no mode basis
+    members: int = 1  # > 1: an ensemble of this many nets (the folds of a cross-validation)
 
     @property
     def residual(self) -> bool:
@@ -264,8 +265,34 @@ class Audio2Exp(nn.Module):
         return d * weight[..., None]
 
 
-def predict(model: Audio2Exp, power: np.ndarray, ref: np.ndarray, weight: np.ndarray,
-            frame_count: int, fps: float, mel_cfg: MelConfig, batch: int = 512,
+class Audio2ExpEnsemble(nn.Module):
+    """``cfg.members`` adapters, each trained with one block of the footage held out; the
+    mean of their outputs. Averaging the folds' nets shrinks what each learned by chance
+    from seconds of footage, and keeps what they agree on; all zero, the mean is zero."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.nets = nn.ModuleList(Audio2Exp(cfg) for _ in range(cfg.members))
+
+    def forward(self, mel: torch.Tensor, ref: torch.Tensor, weight: torch.Tensor,
+                vis: torch.Tensor | None = None) -> torch.Tensor:
+        """The members' mean output (see :meth:`Audio2Exp.forward`)."""
+        return torch.stack([net(mel, ref, weight, vis) for net in self.nets]).mean(dim=0)
+
+
+def build_network(cfg: ModelConfig) -> Audio2Exp | Audio2ExpEnsemble:
+    """The network a config describes: one adapter, or an ensemble of ``members``."""
+    return Audio2ExpEnsemble(cfg) if cfg.members > 1 else Audio2Exp(cfg)
+
+
+def members_of(model: Audio2Exp | Audio2ExpEnsemble) -> list[Audio2Exp]:
+    """The single nets of a model (itself, for one adapter)."""
+    return list(model.nets) if isinstance(model, Audio2ExpEnsemble) else [model]
+
+
+def predict(model: Audio2Exp | Audio2ExpEnsemble, power: np.ndarray, ref: np.ndarray,
+            weight: np.ndarray, frame_count: int, fps: float, mel_cfg: MelConfig, batch: int = 512,
             vis: np.ndarray | None = None) -> np.ndarray:
     """The network's output (frame_count, P, 3) for every frame (for a residual model, the
     correction to ``vis``, ΔE_vis (frame_count, P, 3)), without gradients, in eval mode."""
