@@ -1,8 +1,10 @@
-"""The Audio2Exp adapter: zero start, learning, resume, cancel, refusal of bad files, the
-job's JSON lines. One short real clip, a few hundred steps in all (well under a minute)."""
+"""The Audio2Exp adapter: zero start (the viseme driver exactly), learning, the folds'
+ensemble, resume, cancel, refusal of bad files, old files in their old mode, the job's JSON
+lines. One short real clip, a few hundred steps in all (well under a minute)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +20,8 @@ from core.errors import StudioError
 from core.keypoints.regions import load_regions
 from core.motion.audio2exp import Audio2ExpDriver, read_metadata
 from core.motion.audio2exp_model import MelConfig, mel_power
-from trainer.data import Corpus, clip_features
+from core.motion.driver import VisemeDriver
+from trainer.data import Corpus, clip_features, clip_library, fold_corpora
 from trainer.loop import TrainConfig, publish, save_weights, train
 from trainer.model import ModelConfig, build_model, silent_mel
 
@@ -29,7 +32,7 @@ CLIP = "video/woman_glasses.mp4"
 
 def small(**kw) -> TrainConfig:
     base = dict(steps=120, batch=8, eval_every=25, checkpoint_every=50, log_every=10,
-                device="cpu", basis=6, channels=32, hidden=64)
+                device="cpu")
     base.update(kw)
     return TrainConfig(**base)
 
@@ -66,41 +69,112 @@ def corpus(clip) -> Corpus:
 
 
 @pytest.fixture(scope="module")
-def trained(corpus, tmp_path_factory):
+def unheard(clip) -> Corpus:
+    """The clip as if its speech could not be recognised: ΔE_vis = 0, so the adapter must
+    learn the lips from the sound alone (what shows that learning works at all)."""
+    return Corpus([dataclasses.replace(clip, alignment=None)], clip.points, MelConfig())
+
+
+@pytest.fixture(scope="module")
+def trained(unheard, tmp_path_factory):
     lines: list[str] = []
     run = tmp_path_factory.mktemp("run")
-    result = train(corpus, run, small(), emit=lambda r: lines.append(json.dumps(r)))
+    result = train(unheard, run, small(), emit=lambda r: lines.append(json.dumps(r)))
     return result, lines, run
 
 
+def _meta(model, clip, version: int = 2) -> dict:
+    return {"format": "studio-audio2exp", "version": version, "step": 0,
+            "backend": "landmarks", "tracker": "mediapipe", "n_points_total": REG.n_points,
+            "points": clip.points.tolist(), "mel": MelConfig().to_json(),
+            "model": model.cfg.to_json()}
+
+
 def test_zero_module_starts_at_no_change(corpus):
-    model = build_model(ModelConfig(n_points=len(corpus.points), basis=6))
-    b = corpus.batch(4, torch.Generator().manual_seed(0))
+    model = build_model(ModelConfig(n_points=len(corpus.points), basis=6, vis_context=2,
+                                    members=3))
+    b = corpus.batch(4, torch.Generator().manual_seed(0), vis_context=2)
+    assert b["vis"].shape[1] == 5 and b["vis_now"].abs().sum() > 0
     with torch.no_grad():
-        out = model(b["mel"], b["ref"], b["weight"])
+        out = model(b["mel"], b["ref"], b["weight"], b["vis"])
     assert torch.count_nonzero(out) == 0
 
 
-def test_untrained_driver_leaves_the_face_as_silent_lips(corpus, clip, tmp_path):
-    model = build_model(ModelConfig(n_points=len(corpus.points)))
-    meta = {"format": "studio-audio2exp", "version": 1, "step": 0, "backend": "landmarks",
-            "tracker": "mediapipe", "n_points_total": REG.n_points,
-            "points": clip.points.tolist(), "mel": MelConfig().to_json(),
-            "model": model.cfg.to_json()}
+def test_untrained_adapter_is_exactly_the_viseme_driver(corpus, clip, tmp_path):
+    model = build_model(ModelConfig(n_points=len(corpus.points), basis=6, vis_context=2))
     path = tmp_path / "zero.safetensors"
-    save_weights(path, model.state_dict(), meta)
+    save_weights(path, model.state_dict(), _meta(model, clip))
     driver = Audio2ExpDriver.load(path, REG)
+    assert driver.residual
+    t = 60
+    e = np.random.default_rng(0).normal(0, 0.02, (t, REG.n_points, 3)).astype(np.float32)
+    audio = np.random.default_rng(1).normal(0, 0.1, 16000 * 3).astype(np.float32)
+    library = clip_library(clip, np.ones(clip.frame_count, bool))
+    lips = driver.motion(audio, e, np.ones(REG.n_points, np.float32), t, 25.0,
+                         alignment=clip.alignment, library=library)
+    visemes = VisemeDriver(library).motion(clip.alignment, t, 25.0)
+    assert np.abs(visemes.delta).max() > 0
+    np.testing.assert_array_equal(lips.delta, visemes.delta)
+    np.testing.assert_array_equal(lips.hold, visemes.hold)
+    with pytest.raises(ValueError, match="viseme library"):
+        driver.motion(audio, e, np.ones(REG.n_points, np.float32), t, 25.0)
+
+
+def test_a_version_1_model_loads_in_its_old_mode(corpus, clip, tmp_path):
+    """Before the viseme input the network gave all of ΔE: such a file still drives (its
+    untrained form leaves the silent lips S(E)) and ignores the visemes."""
+    model = build_model(ModelConfig(n_points=len(corpus.points)))
+    assert not model.cfg.residual
+    path = tmp_path / "v1.safetensors"
+    save_weights(path, model.state_dict(), _meta(model, clip, version=1))
+    driver = Audio2ExpDriver.load(path, REG)
+    assert not driver.residual
     t = 20
     e = np.random.default_rng(0).normal(0, 0.02, (t, REG.n_points, 3)).astype(np.float32)
     audio = np.random.default_rng(1).normal(0, 0.1, 16000).astype(np.float32)
     lips = driver.motion(audio, e, np.ones(REG.n_points, np.float32), t, 25.0)
     assert lips.delta.shape == (t, REG.n_points, 3) and not lips.delta.any()
+    residual = build_model(ModelConfig(n_points=len(corpus.points), vis_context=2))
+    bad = tmp_path / "v1-residual.safetensors"
+    save_weights(bad, residual.state_dict(), _meta(residual, clip, version=1))
+    with pytest.raises(StudioError, match="v1-residual.safetensors.*version-1"):
+        Audio2ExpDriver.load(bad, REG)
 
 
 def test_training_lowers_the_validation_loss(trained):
     result, _, _ = trained
     assert result.step == 120
     assert result.best_val < 0.97 * result.initial_val, (result.best_val, result.initial_val)
+
+
+def test_folds_train_an_ensemble_that_keeps_only_what_validates(clip, tmp_path):
+    """Three folds, one net each: the validation loss is theirs on their own held-out
+    block; the step-0 ensemble (the viseme driver) is a candidate, so the published model
+    is never worse there than the visemes, and exactly the visemes when chosen."""
+    folds = fold_corpora([clip], clip.points, MelConfig(), 3)
+    assert len({tuple(f.val_frames.tolist()) for f in folds}) == 3
+    for f in folds:  # no training frame within the guard of its fold's validation
+        val = f.val_frames
+        near = (val[:, None] + torch.arange(-3, 4)).clamp(0, len(f.train_frame) - 1)
+        assert not f.train_frame[near].any()
+    result = train(folds, tmp_path / "run", small(steps=60, folds=3), emit=None)
+    assert result.best_val <= result.initial_val
+    model = publish(result, tmp_path / "m.safetensors")
+    meta = read_metadata(model)
+    assert meta["model"]["members"] == 3 and meta["model"]["vis_context"] == 2
+    driver = Audio2ExpDriver.load(model, REG)
+    library = clip_library(clip, np.ones(clip.frame_count, bool))
+    w = np.zeros(REG.n_points, np.float32)
+    w[clip.points] = clip.weight
+    t = 50
+    e = np.zeros((t, REG.n_points, 3), np.float32)
+    audio = np.random.default_rng(1).normal(0, 0.1, 16000 * 2).astype(np.float32)
+    lips = driver.motion(audio, e, w, t, 25.0, alignment=clip.alignment, library=library)
+    visemes = VisemeDriver(library).motion(clip.alignment, t, 25.0)
+    if result.best_step == 0:
+        np.testing.assert_array_equal(lips.delta, visemes.delta)
+    else:
+        assert not np.array_equal(lips.delta, visemes.delta)
 
 
 def test_progress_lines_parse(trained):
@@ -124,7 +198,9 @@ def test_trained_model_drives_the_lips_and_keeps_silence_closed(trained, clip, t
     e = np.zeros((frames, REG.n_points, 3), np.float32)
     w = np.zeros(REG.n_points, np.float32)
     w[clip.points] = clip.weight
-    silent = driver.motion(np.zeros(2 * 16000, np.float32), e, w, frames, 25.0)
+    library = clip_library(clip, np.ones(clip.frame_count, bool))
+    silent = driver.motion(np.zeros(2 * 16000, np.float32), e, w, frames, 25.0,
+                           alignment=None, library=library)
     scale = np.abs(clip.expression * clip.weight[None, :, None]).mean()
     assert np.abs(silent.delta).mean() < 0.25 * scale
     assert not silent.delta[:, np.setdiff1d(np.arange(REG.n_points), clip.points)].any()
@@ -194,6 +270,18 @@ def test_silent_input_is_exactly_zero_features():
     assert not silent_mel((2, 80, cfg.window), cfg).any()
 
 
+def test_resume_continues_the_folds_ensemble(clip, tmp_path):
+    folds = fold_corpora([clip], clip.points, MelConfig(), 2)
+    first = train(folds, tmp_path, small(steps=30, checkpoint_every=10, folds=2), emit=None)
+    assert first.step == 30 and read_metadata(first.last)["model"]["members"] == 2
+    second = train(folds, tmp_path, small(steps=50, checkpoint_every=10, folds=2),
+                   resume=True, emit=None)
+    assert second.step == 50
+    with pytest.raises(ValueError, match="folds"):
+        train(fold_corpora([clip], clip.points, MelConfig(), 3), tmp_path,
+              small(steps=60, folds=3), resume=True, emit=None)
+
+
 def test_the_job_runs_as_its_own_process(shared_data, cache_root, tmp_path):
     from core.project.project import Project
 
@@ -212,7 +300,9 @@ def test_the_job_runs_as_its_own_process(shared_data, cache_root, tmp_path):
     model = Path(records[-1]["path"])
     assert records[-1]["event"] == "model" and model.parent == tmp_path / "proj" / "models"
     assert model.name.startswith("audio2exp-") and model.suffix == ".safetensors"
-    Audio2ExpDriver.load(model, REG)
+    start = next(r for r in records if r.get("event") == "start")
+    assert start["folds"] == TrainConfig().folds
+    assert Audio2ExpDriver.load(model, REG).model.cfg.members == TrainConfig().folds
 
 
 def test_a_project_can_dub_with_the_trained_adapter(trained, shared_data, cache_root, tmp_path):
@@ -223,8 +313,14 @@ def test_a_project_can_dub_with_the_trained_adapter(trained, shared_data, cache_
     samples = ROOT / "resources" / "samples"
     take = open_take(shared_data / CLIP, samples / "speech.wav",
                      transcript=samples / "speech.txt", cache_root=cache_root)
+    zero = build_model(ModelConfig(n_points=len(result.meta["points"]), basis=6,
+                                   vis_context=2))
+    save_weights(tmp_path / "zero.safetensors", zero.state_dict(),
+                 dict(result.meta, model=zero.cfg.to_json()))
     try:
         visemes = take.compose(DubOptions()).copy()
+        take.use_driver(f"audio2exp:{tmp_path / 'zero.safetensors'}")  # untrained: visemes
+        np.testing.assert_array_equal(take.compose(DubOptions()), visemes)
         take.use_driver(f"audio2exp:{model}")
         assert take.driver_name.startswith("audio2exp:")
         adapted = take.compose(DubOptions())

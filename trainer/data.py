@@ -4,12 +4,19 @@ A clip (a project's source video, or any talking-face video) is tracked once (th
 cache of ``core``) and its audio turned into mel power once; both are kept in an npz keyed
 by the clip's content hash, tracker and mel settings, so a second run starts at once.
 
-Per video frame t the adapter sees the mel window centred on t and the silent-lip
-reference S(E) of the lip points, and must give ΔE_t = E_t − S(E_t) = w ⊙ E_t there (the
-clip's closed neutral is zero: K_c's mouth is its closed frames). Only points with a lower-
-face weight w > 0 are kept. The reference comes from a *random other* frame of the same
-clip: S(E) still carries a little of the lips where 0 < w < 1, and a reference from another
-moment makes copying it useless (the stabilised-sync paper's cure for lip leaking).
+Per video frame t the adapter sees the mel window centred on t, the silent-lip reference
+S(E) of the lip points and the viseme driver's ΔE_vis around t, and together with ΔE_vis
+must give ΔE_t = E_t − S(E_t) = w ⊙ E_t there (the clip's closed neutral is zero: K_c's
+mouth is its closed frames). Only points with a lower-face weight w > 0 are kept.
+
+ΔE_vis is what the viseme driver makes of the clip's own audio: its alignment (recognised,
+cached like the project's own) through a viseme library learned, as a dub's would be, from
+the clip's footage, but from its *training* frames only, so that on the validation frames
+ΔE_vis is as much a prediction as it is on a dub.
+
+The reference S(E) comes from a *random other* frame of the same clip: S(E) still carries
+a little of the lips where 0 < w < 1, and a reference from another moment makes copying it
+useless (the stabilised-sync paper's cure for lip leaking).
 
 Time split: the last ``val_share`` of every clip is validation, with a guard of a few
 frames so no training mel window hears the validation audio. Augmentation (training only):
@@ -28,17 +35,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.align import MODEL_TAG, Alignment, align
 from core.atomic import atomic_write_bytes
-from core.errors import StudioError
+from core.errors import AlignError, StudioError
 from core.hashing import bytes_hash, file_hash
 from core.keypoints.analyze import analyze_keypoints
 from core.keypoints.regions import RegionSet, load_regions
 from core.media import VIDEO_EXTENSIONS, load_audio, open_media
-from core.motion.audio2exp_model import MelConfig, log_mel, mel_filterbank, mel_power
+from core.media.audio import Audio, is_silent
+from core.motion.audio2exp_model import (
+    MelConfig,
+    log_mel,
+    mel_filterbank,
+    mel_power,
+    vis_windows,
+)
+from core.motion.driver import VisemeDriver
+from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import lower_face_weight
 from core.tracking.base import get_tracker
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: + canonical and the audio's own alignment
 
 
 @dataclass
@@ -55,18 +72,28 @@ class ClipFeatures:
     expression: np.ndarray  # (T, P, 3) E_t of those points, canonical units
     validity: np.ndarray  # (T,) 0 none, 1 tracked, 2 interpolated
     mel_rate: float = 100.0  # mel frames per second of ``power``
+    canonical: np.ndarray | None = None  # (N, 3) K_c: the viseme library needs the face
+    alignment: Alignment | None = None  # the clip's own speech; None: none found
 
     @property
     def frame_count(self) -> int:
         return len(self.expression)
 
-    def head(self, frames: int) -> ClipFeatures:
-        """The first ``frames`` frames and only the audio they span (for held-out tests)."""
+    def head(self, frames: int, alignment: Alignment | None = None) -> ClipFeatures:
+        """The first ``frames`` frames and only the audio they span (for held-out tests).
+
+        ``alignment`` should be that of the head's audio alone; without it the clip's own
+        is cut at the head's end (its recognition heard the rest: fine for a demo, not for
+        a held-out measurement).
+        """
         frames = max(0, min(frames, self.frame_count))
         mel_frames = min(len(self.power), int(frames / self.fps * self.mel_rate))
+        if alignment is None and self.alignment is not None:
+            alignment = cut_alignment(self.alignment, frames / self.fps)
         return ClipFeatures(self.name, self.media_hash, self.tracker, self.fps,
                             self.power[:mel_frames], self.points, self.weight,
-                            self.expression[:frames], self.validity[:frames], self.mel_rate)
+                            self.expression[:frames], self.validity[:frames], self.mel_rate,
+                            self.canonical, alignment)
 
     def expression_on(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(E (T, Q, 3), w (Q,)) on another point set; points this clip lacks get zeros."""
@@ -80,6 +107,55 @@ class ClipFeatures:
         return e, w
 
 
+def cut_alignment(alignment: Alignment, end: float) -> Alignment:
+    """The words and phones that start before ``end`` seconds, clipped to it."""
+    from dataclasses import replace
+
+    phones = [replace(p, end=min(p.end, end)) for p in alignment.phones if p.start < end]
+    words = [replace(w, end=min(w.end, end),
+                     phones=[replace(p, end=min(p.end, end)) for p in w.phones if p.start < end])
+             for w in alignment.words if w.start < end]
+    return replace(alignment, words=words, phones=phones, duration=min(alignment.duration, end))
+
+
+def own_alignment(audio: Audio, cache_root: Path,
+                  cancel: Callable[[], bool] | None = None) -> Alignment | None:
+    """The clip's own speech, recognised (cached with every other alignment); None when it
+    is silent or has nothing to recognise: the viseme driver then keeps the mouth closed."""
+    if is_silent(audio):
+        return None
+    try:
+        al = align(audio.samples, None, cache_dir=Path(cache_root) / "align", cancel=cancel)
+    except AlignError:
+        return None
+    return al if al.phones else None
+
+
+def clip_library(clip: ClipFeatures, frames: np.ndarray) -> VisemeLibrary | None:
+    """The viseme library the studio would learn from the clip's ``frames`` (a boolean
+    mask: the training frames), completed by the default library; None without speech or
+    a face shape."""
+    if clip.alignment is None or clip.canonical is None:
+        return None
+    regions = load_regions(clip.tracker)
+    canonical = np.asarray(clip.canonical, np.float32)
+    full = np.zeros((clip.frame_count, len(canonical), 3), np.float32)
+    full[:, clip.points] = clip.expression
+    validity = np.where(np.asarray(frames, bool), np.asarray(clip.validity), 0)  # others unseen
+    return learn_library(full, validity, clip.alignment, clip.fps, canonical, regions,
+                         default_library(canonical, regions))
+
+
+def viseme_motion(clip: ClipFeatures, library: VisemeLibrary | None, points: np.ndarray
+                  ) -> np.ndarray:
+    """ΔE_vis (T, Q, 3) of the clip's own alignment through ``library`` on ``points``."""
+    q = np.asarray(points, np.int64)
+    if library is None or clip.alignment is None:
+        return np.zeros((clip.frame_count, len(q), 3), np.float32)
+    delta = VisemeDriver(library).motion(clip.alignment, clip.frame_count, clip.fps).delta
+    return np.ascontiguousarray(delta[:, q], np.float32)
+
+
 def lip_points(canonical: np.ndarray, regions: RegionSet) -> tuple[np.ndarray, np.ndarray]:
     """Indices and weights of the points lip motion moves (lower-face weight > 0)."""
     w = lower_face_weight(canonical, regions)
@@ -88,7 +164,8 @@ def lip_points(canonical: np.ndarray, regions: RegionSet) -> tuple[np.ndarray, n
 
 
 def _features_path(root: Path, media_hash: str, tracker, mel: MelConfig) -> Path:
-    key = bytes_hash(json.dumps(mel.to_json(), sort_keys=True), str(FEATURES_VERSION))[:10]
+    key = bytes_hash(json.dumps(mel.to_json(), sort_keys=True), str(FEATURES_VERSION),
+                     MODEL_TAG)[:10]
     return root / "audio2exp" / f"{media_hash}-{tracker.name}-{tracker.version}-{key}.npz"
 
 
@@ -112,9 +189,11 @@ def clip_features(
     if npz.is_file():
         try:
             with np.load(npz) as z:
+                raw = json.loads(str(z["alignment"]))
                 return ClipFeatures(p.name, media_hash, trk.name, float(z["fps"]),
                                     z["power"], z["points"], z["weight"], z["expression"],
-                                    z["validity"], mel.frames_per_second)
+                                    z["validity"], mel.frames_per_second, z["canonical"],
+                                    None if raw is None else Alignment.from_json(raw))
         except (OSError, KeyError, ValueError):
             npz.unlink(missing_ok=True)  # a damaged cache entry is rebuilt
     source = open_media(p)
@@ -130,12 +209,15 @@ def clip_features(
     cache = kp.cache
     idx, w = lip_points(cache.canonical, load_regions(cache.tracker))
     audio = load_audio(p, mel.sample_rate)
+    alignment = own_alignment(audio, Path(cache_root), cancel)
     feats = ClipFeatures(p.name, media_hash, trk.name, cache.fps, mel_power(audio.samples, mel),
                          idx, w, cache.expression()[:, idx], np.asarray(cache.validity),
-                         mel.frames_per_second)
+                         mel.frames_per_second, np.asarray(cache.canonical, np.float32),
+                         alignment)
     buf = io.BytesIO()
     np.savez(buf, fps=feats.fps, power=feats.power, points=feats.points, weight=feats.weight,
-             expression=feats.expression, validity=feats.validity)
+             expression=feats.expression, validity=feats.validity, canonical=feats.canonical,
+             alignment=json.dumps(None if alignment is None else alignment.to_json()))
     npz.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(npz, buf.getvalue())
     return feats
@@ -177,11 +259,16 @@ class Augment:
 
 
 class Corpus:
-    """Every clip's frames in flat tensors, with train/validation sequences to draw from."""
+    """Every clip's frames in flat tensors, with train/validation sequences to draw from.
+
+    ``val_span`` (a, b), fractions of each clip, puts its validation frames anywhere (the
+    blocks of a cross-validation); by default they are the last ``val_share``. Training
+    frames keep a guard from them on both sides.
+    """
 
     def __init__(self, clips: Sequence[ClipFeatures], points: np.ndarray, mel: MelConfig,
-                 *, val_share: float = 0.2, seq: int = 8, augment: Augment | None = None
-                 ) -> None:
+                 *, val_share: float = 0.2, seq: int = 8, augment: Augment | None = None,
+                 val_span: tuple[float, float] | None = None) -> None:
         if not clips:
             raise ValueError("no clips to train on")
         self.clips = list(clips)
@@ -193,13 +280,26 @@ class Corpus:
                               / mel.frames_per_second * max(c.fps for c in clips)))
         powers, exprs, weights, valid, centre, mel_lo, mel_hi = [], [], [], [], [], [], []
         ref_lo, ref_hi, starts, val_frames, train_frame = [], [], [], [], []
-        f0 = m0 = 0
+        vis, clip_lo, clip_hi, train_list = [], [], [], []
+        self.libraries: list[VisemeLibrary | None] = []
+        f0 = m0 = r0 = 0
         for c in self.clips:
             e, w = c.expression_on(self.points)
             t = c.frame_count
-            n_val = max(1, int(round(val_share * t)))
-            n_train = t - n_val - guard
+            if val_span is None:
+                v1 = t
+                v0 = t - max(1, int(round(val_share * t)))
+            else:
+                v0, v1 = (int(round(x * t)) for x in val_span)
+                v1 = max(v1, v0 + 1)
+            frame = np.arange(t)
+            is_train = (frame < v0 - guard) | (frame >= v1 + guard)
             ok = np.asarray(c.validity) == 1
+            lib = clip_library(c, is_train)
+            self.libraries.append(lib)
+            vis.append(viseme_motion(c, lib, self.points))
+            clip_lo.append(np.full(t, f0))
+            clip_hi.append(np.full(t, f0 + t))
             powers.append(c.power)
             exprs.append(e)
             weights.append(np.broadcast_to(w, (t, len(w))))
@@ -208,27 +308,33 @@ class Corpus:
             centre.append(m0 + ctr.astype(np.int64))
             mel_lo.append(np.full(t, m0))
             mel_hi.append(np.full(t, m0 + len(c.power)))
-            ref_lo.append(np.full(t, f0))
-            ref_hi.append(np.full(t, f0 + max(n_train, 1)))
-            train_frame.append(np.arange(t) < n_train)
-            if n_train >= seq:
-                starts.append(f0 + np.arange(n_train - seq + 1))
-            val_frames.append(f0 + np.arange(t - n_val, t)[ok[t - n_val:]])
+            mine = np.flatnonzero(is_train)  # references come from training frames only
+            train_list.append(f0 + mine)
+            ref_lo.append(np.full(t, r0))
+            ref_hi.append(np.full(t, r0 + len(mine)))
+            r0 += len(mine)
+            train_frame.append(is_train)
+            run = np.convolve(is_train.astype(np.int64), np.ones(seq, np.int64), "valid")
+            starts.append(f0 + np.flatnonzero(run == seq))
+            val_frames.append(f0 + np.arange(v0, min(v1, t))[ok[v0:v1]])
             f0 += t
             m0 += len(c.power)
-        self.train_starts = torch.from_numpy(np.concatenate(starts) if starts
-                                             else np.zeros(0, np.int64))
+        self.train_starts = torch.from_numpy(np.concatenate(starts))
         if len(self.train_starts) == 0:
             raise StudioError(None, f"the clips are too short to train on (need more than "
-                                    f"{seq + guard} frames before the validation part)")
+                                    f"{seq + guard} frames beside the validation part)")
         self.val_frames = torch.from_numpy(np.concatenate(val_frames))
         self.train_frame = torch.from_numpy(np.concatenate(train_frame))
+        self.train_list = torch.from_numpy(np.concatenate(train_list))
         self.power = torch.from_numpy(np.concatenate(powers).astype(np.float32))
         e = np.concatenate(exprs).astype(np.float32)
         w = np.concatenate(weights).astype(np.float32)
         self.weight = torch.from_numpy(w)
         self.target = torch.from_numpy(e * w[..., None])  # ΔE = E − S(E), closed rest 0
         self.silent_ref = torch.from_numpy(e * (1 - w[..., None]))  # S(E)
+        self.vis = torch.from_numpy(np.concatenate(vis).astype(np.float32))  # ΔE_vis
+        self.clip_lo = torch.from_numpy(np.concatenate(clip_lo))
+        self.clip_hi = torch.from_numpy(np.concatenate(clip_hi))
         self.valid = torch.from_numpy(np.concatenate(valid))
         self.centre = torch.from_numpy(np.concatenate(centre))
         self.mel_lo = torch.from_numpy(np.concatenate(mel_lo))
@@ -247,6 +353,14 @@ class Corpus:
         v = self.target[self.valid].abs()
         return float(v.mean()) if v.numel() else 0.0
 
+    def point_weight(self, lips: float) -> torch.Tensor:
+        """(P,) loss weight per point, mean 1: the lip contour counts ``1 + lips`` times."""
+        contour = np.zeros(len(self.points), np.float32)
+        if lips and self.clips:
+            contour = np.isin(self.points, load_regions(self.clips[0].tracker).lips)
+        w = 1.0 + lips * contour.astype(np.float32)
+        return torch.from_numpy(w / w.mean())
+
     def modes(self, k: int) -> torch.Tensor:
         """(k, P·3) orthonormal main directions of the training ΔE (uncentred SVD, so the
         closed mouth, ΔE = 0, stays exactly reachable), scaled by their RMS amplitude."""
@@ -258,6 +372,11 @@ class Corpus:
         out[:n] = vt[:n] * (s[:n] / max(len(frames), 1) ** 0.5)[:, None]
         return out.float()
 
+    def vis_windows(self, frames: torch.Tensor, context: int) -> torch.Tensor:
+        """(…, 2·context+1, P, 3) ΔE_vis around global frames, inside each frame's clip."""
+        return vis_windows(self.vis, frames, context, self.clip_lo[frames],
+                           self.clip_hi[frames])
+
     def _windows(self, frames: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         """Mel power windows (…, n_mels, window) for global frame indices, silence outside."""
         idx = self.centre[frames][..., None] + self.offsets
@@ -268,8 +387,10 @@ class Corpus:
         p = self.power[idx.clamp(0, len(self.power) - 1)] * inside[..., None]
         return p.transpose(-1, -2)
 
-    def batch(self, size: int, gen: torch.Generator, augment: bool = True) -> dict:
-        """``size`` training sequences of ``seq`` frames, flattened to (size·seq, …)."""
+    def batch(self, size: int, gen: torch.Generator, augment: bool = True,
+              vis_context: int = -1) -> dict:
+        """``size`` training sequences of ``seq`` frames, flattened to (size·seq, …);
+        ``vis`` (the ΔE_vis windows of a residual model) when ``vis_context`` ≥ 0."""
         a = self.augment
         pick = torch.randint(len(self.train_starts), (size,), generator=gen)
         frames = self.train_starts[pick][:, None] + torch.arange(self.seq)
@@ -290,11 +411,15 @@ class Corpus:
             power = power + noise * jitter.clamp_min(0.1)
         first = frames[:, 0]
         span = (self.ref_hi[first] - self.ref_lo[first]).float()
-        ref_frame = self.ref_lo[first] + (torch.rand(size, generator=gen) * span).long()
+        pos = self.ref_lo[first] + (torch.rand(size, generator=gen) * span).long()
+        ref_frame = self.train_list[pos]
         ref = self.silent_ref[ref_frame]  # (B, P, 3): S(E) of another moment
         flat = frames.reshape(-1)
         silent_noise = None if noise is None else noise[:, 0]  # (B, n_mels, 1)
-        return {
+        out = self._vis_fields(flat, vis_context)
+        if vis_context >= 0:
+            out["silent_vis"] = torch.zeros(size, 2 * vis_context + 1, *self.vis.shape[1:])
+        return out | {
             "mel": log_mel(power, self.mel).reshape(-1, *power.shape[2:]),
             "ref": ref[:, None].expand(size, self.seq, *ref.shape[1:]).reshape(-1, *ref.shape[1:]),
             "weight": self.weight[flat],
@@ -307,10 +432,18 @@ class Corpus:
             "silent_weight": self.weight[first],
         }
 
-    def validation(self) -> dict:
+    def _vis_fields(self, frames: torch.Tensor, context: int) -> dict:
+        """``vis_now`` (ΔE_vis at the frames, what a residual adds its output to) and, for
+        a residual model (context ≥ 0), ``vis`` (its windows)."""
+        out = {"vis_now": self.vis[frames]}
+        if context >= 0:
+            out["vis"] = self.vis_windows(frames, context)
+        return out
+
+    def validation(self, vis_context: int = -1) -> dict:
         """Every tracked validation frame, unaugmented, with its own S(E) as reference."""
         f = self.val_frames
-        return {
+        return self._vis_fields(f, vis_context) | {
             "mel": log_mel(self._windows(f), self.mel),
             "ref": self.silent_ref[f],
             "weight": self.weight[f],
@@ -321,7 +454,20 @@ class Corpus:
     def describe(self) -> list[dict]:
         """Per clip: name, content hash, frames, for the checkpoint's metadata."""
         return [{"name": c.name, "media_hash": c.media_hash, "frames": c.frame_count,
-                 "fps": c.fps} for c in self.clips]
+                 "fps": c.fps, "speech": c.alignment is not None,
+                 "learned_visemes": [] if lib is None else lib.coverage()["learned"]}
+                for c, lib in zip(self.clips, self.libraries, strict=True)]
+
+
+def fold_corpora(clips: Sequence[ClipFeatures], points: np.ndarray, mel: MelConfig,
+                 folds: int, **kw) -> list[Corpus]:
+    """The corpora of a blocked ``folds``-fold cross-validation: fold k validates on the
+    k-th of ``folds`` equal time blocks of every clip and trains on the rest. One fold (or
+    fewer) is the plain split: the last ``val_share`` of each clip validates."""
+    if folds <= 1:
+        return [Corpus(clips, points, mel, **kw)]
+    return [Corpus(clips, points, mel, val_span=(k / folds, (k + 1) / folds), **kw)
+            for k in range(folds)]
 
 
 def load_corpus(
@@ -334,11 +480,12 @@ def load_corpus(
     val_share: float = 0.2,
     seq: int = 8,
     augment: Augment | None = None,
+    folds: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-) -> Corpus:
-    """Features of every clip and one Corpus; the lip points are the first clip's unless
-    ``points`` (a resumed model's) are given."""
+) -> list[Corpus]:
+    """Features of every clip and the corpora of ``folds`` folds (see :func:`fold_corpora`);
+    the lip points are the first clip's unless ``points`` (a resumed model's) are given."""
     mel = mel or MelConfig()
     feats = []
     for c in clips:
@@ -348,4 +495,5 @@ def load_corpus(
                                    cancel=cancel))
     if points is None:
         points = feats[0].points
-    return Corpus(feats, points, mel, val_share=val_share, seq=seq, augment=augment)
+    return fold_corpora(feats, points, mel, folds, val_share=val_share, seq=seq,
+                        augment=augment)

@@ -9,7 +9,9 @@ Files in the run folder (one per project: ``cache/train/audio2exp/``):
   sampler's and torch's RNG states; ``param_groups`` and the loop's counters as metadata.
   With it ``resume`` continues exactly where the last checkpoint stopped.
 - ``best.safetensors``: the weights with the best validation loss so far (early stopping
-  keeps these; they are what a finished job publishes).
+  keeps these; they are what a finished job publishes). The untrained step-0 adapter is the
+  first candidate: for a residual adapter that is the viseme driver itself, so a run that
+  only overfits publishes no change rather than a worse driver.
 
 Progress lines on ``emit`` (stdout by default): ``{"step", "loss", "l1", "vel", "silent",
 "val", "eta_s"}`` every ``log_every`` steps; other lines carry an ``"event"`` key.
@@ -23,7 +25,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,14 @@ from core.keypoints.regions import load_regions
 from core.motion.audio2exp import BACKEND, FORMAT, METADATA_KEY, VERSION, read_metadata
 from trainer.data import Corpus
 from trainer.losses import LossWeights, masked_l1, silent_l1, total_loss, velocity_l1
-from trainer.model import Audio2Exp, ModelConfig, alpha_at, build_model
+from trainer.model import (
+    Audio2Exp,
+    Audio2ExpEnsemble,
+    ModelConfig,
+    alpha_at,
+    build_model,
+    members_of,
+)
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -61,10 +70,15 @@ class TrainConfig:
     min_delta: float = 1e-5
     seed: int = 0
     device: str = "auto"
-    channels: int = 32
-    hidden: int = 64
-    dropout: float = 0.2
+    # small and heavily regularised: a few seconds of footage (chosen by the blocked
+    # cross-validation inside the training part of bench/train_quality.py's clips)
+    channels: int = 8
+    hidden: int = 16
+    dropout: float = 0.5
     basis: int = 6  # lip-motion modes the output is limited to (0 = every point free)
+    vis_context: int = 2  # residual on the viseme driver, seen ±frames (-1: absolute ΔE)
+    folds: int = 5  # blocks of the footage for cross-validation (≤ 1: last 20 % validates)
+    seeds: int = 1  # nets per fold (differently initialised and sampled), all averaged
     losses: LossWeights = field(default_factory=LossWeights)
 
     def to_json(self) -> dict:
@@ -157,28 +171,49 @@ def _load_optimizer(path: Path, opt: torch.optim.Optimizer, gen: torch.Generator
 
 
 class _Evaluator:
-    """Validation L1 at α = 1 (how the adapter is used), on fixed unaugmented frames."""
+    """Validation L1 at α = 1 (how the adapter is used), on fixed unaugmented frames: the
+    mean of each fold's nets on that fold's validation frames, pooled over the folds (the
+    cross-validated loss of the ensemble's parts)."""
 
-    def __init__(self, corpus: Corpus, device: torch.device) -> None:
-        v = corpus.validation()
-        self.v = {k: t.to(device) for k, t in v.items()}
+    def __init__(self, folds: list[Corpus], device: torch.device, vis_context: int,
+                 point_weight: torch.Tensor) -> None:
+        self.folds = [{k: t.to(device) for k, t in f.validation(vis_context).items()}
+                      for f in folds]
+        self.pw = point_weight.to(device)
 
-    def __call__(self, model: Audio2Exp) -> float:
-        model.eval()
-        with torch.no_grad():
-            v = self.v
-            out = []
-            for a in range(0, len(v["mel"]), 1024):
-                s = slice(a, a + 1024)
-                pred = model(v["mel"][s], v["ref"][s], v["weight"][s])
-                out.append((pred - v["target"][s]).abs().mean(dim=(1, 2)) * v["mask"][s])
-            total = torch.cat(out).sum() / v["mask"].sum().clamp_min(1.0) if out else None
-        model.train()
-        return float(total) if total is not None else float("nan")
+    def __call__(self, nets: list[Audio2Exp]) -> float:
+        """``nets[j]`` belongs to fold ``j % len(folds)``."""
+        k = len(self.folds)
+        total, count = torch.zeros(()), torch.zeros(())
+        for f, v in enumerate(self.folds):
+            group = nets[f::k]
+            for net in group:
+                net.eval()
+            with torch.no_grad():
+                for a in range(0, len(v["mel"]), 1024):
+                    s = slice(a, a + 1024)
+                    pred = torch.stack([
+                        adapter_delta(net, v["mel"][s], v["ref"][s], v["weight"][s],
+                                      v["vis"][s] if "vis" in v else None, v["vis_now"][s])
+                        for net in group]).mean(dim=0)
+                    err = ((pred - v["target"][s]).abs().mean(dim=2) * self.pw).mean(dim=1)
+                    total = total + (err * v["mask"][s]).sum().cpu()
+                count = count + v["mask"].sum().cpu()
+            for net in group:
+                net.train()
+        return float(total / count) if count > 0 else float("nan")
+
+
+def adapter_delta(model: Audio2Exp | Audio2ExpEnsemble, mel: torch.Tensor, ref: torch.Tensor,
+                  weight: torch.Tensor, vis: torch.Tensor | None, vis_now: torch.Tensor,
+                  alpha: float = 1.0) -> torch.Tensor:
+    """ΔE as the driver makes it: ΔE_vis + α·correction (residual), else α·output."""
+    out = alpha * model(mel, ref, weight, vis)
+    return vis_now + out if model.cfg.residual else out
 
 
 def train(
-    corpus: Corpus,
+    corpus: Corpus | Sequence[Corpus],
     run_dir: str | Path,
     config: TrainConfig | None = None,
     *,
@@ -187,8 +222,18 @@ def train(
     emit: Emit | None = print_json,
     cancel: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Train (or resume training) the adapter on ``corpus``; checkpoints go to ``run_dir``."""
+    """Train (or resume training) the adapter on ``corpus``; checkpoints go to ``run_dir``.
+
+    ``corpus`` may be the folds of a cross-validation (:func:`trainer.data.fold_corpora`):
+    ``config.seeds`` nets per fold are trained on the rest, the validation loss is that of
+    each fold's nets (averaged) on the fold, pooled, and the model is the ensemble of all
+    the nets; early stopping picks its step, step 0 (no change) included.
+    """
     cfg = config or TrainConfig()
+    folds = [corpus] if isinstance(corpus, Corpus) else list(corpus)
+    corpus = folds[0]
+    if any(f.points.tolist() != corpus.points.tolist() for f in folds):
+        raise ValueError("the folds' lip points differ")
     emit = emit or (lambda _r: None)
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -200,7 +245,8 @@ def train(
     mcfg = ModelConfig(n_points=len(corpus.points), n_mels=corpus.mel.n_mels,
                        window=corpus.mel.window, channels=cfg.channels, hidden=cfg.hidden,
                        dropout=cfg.dropout, out_scale=round(max(scale, 1e-4) * 2, 6),
-                       basis=cfg.basis)
+                       basis=cfg.basis, vis_context=cfg.vis_context,
+                       members=len(folds) * max(1, cfg.seeds))
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, best_val, best_step, since_best, spent = 0, math.inf, 0, 0, 0.0
@@ -211,9 +257,15 @@ def train(
         mcfg = ModelConfig.from_json(meta["model"])
         if list(map(int, meta["points"])) != corpus.points.tolist():
             raise ValueError("the corpus's lip points differ from the checkpoint's")
+        if mcfg.members % len(folds):
+            raise ValueError(f"the checkpoint has {mcfg.members} nets, not a multiple of "
+                             f"the corpus's {len(folds)} folds")
     model = build_model(mcfg, cfg.seed)
+    nets = members_of(model)
+    net_folds = [folds[j % len(folds)] for j in range(len(nets))]
     if mcfg.basis > 0 and not resumed:
-        model.modes.copy_(corpus.modes(mcfg.basis) / mcfg.out_scale)
+        for net, fold in zip(nets, net_folds, strict=True):
+            net.modes.copy_(fold.modes(mcfg.basis) / mcfg.out_scale)
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if resumed:
@@ -232,7 +284,13 @@ def train(
         from safetensors.torch import load_file
 
         best_state = load_file(str(best_path))
-    evaluate = _Evaluator(corpus, device)
+    k = mcfg.vis_context
+    point_weight = corpus.point_weight(cfg.losses.lips).to(device)
+    scored = _Evaluator(folds, device, k, point_weight)
+
+    def evaluate(m: torch.nn.Module) -> float:
+        return scored(members_of(m))
+
     if math.isnan(initial_val):
         initial_val = evaluate(model)
     ramp = cfg.ramp_steps
@@ -266,8 +324,15 @@ def train(
         _save_optimizer(last_opt, opt, gen, counters)
         emit({"event": "checkpoint", "step": step, "path": str(last)})
 
+    if not resumed:
+        # the untrained adapter (the viseme driver, for a residual one) is the first
+        # candidate: training must beat it on the validation frames to be kept
+        best_val, best_step = initial_val, 0
+        save_weights(best_path, best_state, meta_for("best", 0, initial_val))
     emit({"event": "resumed" if resumed else "start", "step": step, "steps": cfg.steps,
-          "frames_train": int(len(corpus.train_starts)), "frames_val": int(len(corpus.val_frames)),
+          "frames_train": int(corpus.train_frame.sum()) if len(folds) == 1
+          else int(len(corpus.train_frame)), "folds": len(folds),
+          "frames_val": int(sum(len(f.val_frames) for f in folds)),
           "val": initial_val, "device": str(device)})
     status = "done"
     loop_started = time.perf_counter()
@@ -280,18 +345,24 @@ def train(
         alpha = alpha_at(step, ramp)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        b = {k: (v.to(device) if torch.is_tensor(v) else v)
-             for k, v in corpus.batch(cfg.batch, gen).items()}
-        pred = alpha * model(b["mel"], b["ref"], b["weight"])
-        terms = {"l1": masked_l1(pred, b["target"], b["mask"]),
-                 "vel": velocity_l1(pred, b["target"], b["mask"], b["seq"])}
-        if cfg.losses.silent:
-            terms["silent"] = silent_l1(model(b["silent_mel"], b["silent_ref"],
-                                              b["silent_weight"]))
+        terms: dict[str, torch.Tensor] = {}
+        for net, fold in zip(nets, net_folds, strict=True):  # each net on its fold's rest
+            b = {name: (v.to(device) if torch.is_tensor(v) else v)
+                 for name, v in fold.batch(cfg.batch, gen, vis_context=k).items()}
+            pred = adapter_delta(net, b["mel"], b["ref"], b["weight"], b.get("vis"),
+                                 b["vis_now"], alpha)
+            part = {"l1": masked_l1(pred, b["target"], b["mask"], point_weight),
+                    "vel": velocity_l1(pred, b["target"], b["mask"], b["seq"], point_weight)}
+            if cfg.losses.silent:
+                part["silent"] = silent_l1(net(b["silent_mel"], b["silent_ref"],
+                                               b["silent_weight"], b.get("silent_vis")))
+            for name, value in part.items():
+                terms[name] = terms.get(name, 0.0) + value / len(nets)
         loss = total_loss(terms, cfg.losses)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        for net in nets:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         step += 1
         stop = False

@@ -1,6 +1,8 @@
 """The adapter's losses on keypoints, with weights the user can set.
 
-- ``l1``: L1 between α·ΔE and the tracked ΔE on the lip points, tracked frames only;
+- ``l1``: L1 between the adapter's ΔE and the tracked ΔE on the lip points, tracked frames
+  only, the lip contour (what a viewer reads, and what M-LDM measures) weighted up by
+  ``lips`` against the jaw and chin;
 - ``vel``: L1 between their frame-to-frame differences, so the lips do not jitter where the
   per-frame error is small but its sign flips;
 - ``silent``: |ΔE| for silent input (ControlTalk §3.3's dual training): a pause or a
@@ -27,26 +29,36 @@ class LossWeights:
     vel: float = 1.0
     silent: float = 0.5
     sync: float = 0.0  # reserved: the sync expert is not built yet
+    lips: float = 2.0  # extra weight of the lip-contour points in l1, vel and validation
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _point_mean(err: torch.Tensor, point_weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the last two axes (points, xyz), points weighted (weights of mean 1)."""
+    per_point = err.mean(dim=-1)
+    if point_weight is None:
+        return per_point.mean(dim=-1)
+    return (per_point * point_weight).mean(dim=-1)
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+              point_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean |pred − target| over points and axes of the frames where ``mask`` (B,) is set."""
-    per = (pred - target).abs().mean(dim=(1, 2))
+    per = _point_mean((pred - target).abs(), point_weight)
     return (per * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def velocity_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, seq: int
-                ) -> torch.Tensor:
+def velocity_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, seq: int,
+                point_weight: torch.Tensor | None = None) -> torch.Tensor:
     """L1 of frame-to-frame changes inside each sequence of ``seq`` frames."""
     p = pred.view(-1, seq, *pred.shape[1:])
     t = target.view(-1, seq, *target.shape[1:])
     m = mask.view(-1, seq)
     dp, dt = p[:, 1:] - p[:, :-1], t[:, 1:] - t[:, :-1]
     both = m[:, 1:] * m[:, :-1]
-    per = (dp - dt).abs().mean(dim=(2, 3))
+    per = _point_mean((dp - dt).abs(), point_weight)
     return (per * both).sum() / both.sum().clamp_min(1.0)
 
 

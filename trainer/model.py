@@ -13,27 +13,31 @@ import torch
 
 from core.motion.audio2exp_model import (
     Audio2Exp,
+    Audio2ExpEnsemble,
     MelConfig,
     ModelConfig,
+    build_network,
     gather_windows,
     log_mel,
     mel_power,
+    members_of,
     predict,
     window_index,
     zero_module,
 )
 
 __all__ = [
-    "Audio2Exp", "MelConfig", "ModelConfig", "alpha_at", "build_model", "gather_windows",
-    "log_mel", "mel_power", "predict", "silent_mel", "window_index", "zero_module",
+    "Audio2Exp", "Audio2ExpEnsemble", "MelConfig", "ModelConfig", "alpha_at", "build_model",
+    "gather_windows", "log_mel", "mel_power", "members_of", "predict", "silent_mel",
+    "window_index", "zero_module",
 ]
 
 
-def build_model(cfg: ModelConfig, seed: int = 0) -> Audio2Exp:
-    """A fresh adapter with seeded weights (its last layer zero, so ΔE = 0)."""
+def build_model(cfg: ModelConfig, seed: int = 0) -> Audio2Exp | Audio2ExpEnsemble:
+    """A fresh adapter (or ensemble) with seeded weights (last layers zero, so ΔE = 0)."""
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    model = Audio2Exp(cfg)
+    model = build_network(cfg)
     torch.random.set_rng_state(gen_state)
     return model
 
