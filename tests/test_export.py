@@ -455,9 +455,9 @@ def test_success_replaces_an_existing_file_and_leaves_no_partial(tmp_path):
 # -- bad output paths: refused before any frame is rendered -----------------------------
 
 
-def export_to(path: Path) -> Frames:
+def export_to(path: Path, frames: Frames | None = None) -> Frames:
     """Export a clip whose frames record whether the export started to consume them."""
-    frames = Frames(10)
+    frames = Frames(10) if frames is None else frames
     export_mp4(
         path,
         frames,
@@ -474,15 +474,7 @@ def test_missing_folder(tmp_path):
     frames = Frames(10)
     missing = tmp_path / "no such folder"
     with pytest.raises(StudioError, match="does not exist") as err:
-        export_mp4(
-            missing / "out.mp4",
-            frames,
-            fps=25,
-            frame_count=10,
-            audio=tone(440, 0.4, 16000),
-            sample_rate=16000,
-            settings=FAST,
-        )
+        export_to(missing / "out.mp4", frames)
     assert str(missing) in str(err.value)
     assert not frames.started
     assert not missing.exists()
@@ -507,15 +499,7 @@ def test_read_only_folder_seen_by_the_check(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", access)
     frames = Frames(10)
     with pytest.raises(StudioError, match="read-only") as err:
-        export_mp4(
-            folder / "out.mp4",
-            frames,
-            fps=25,
-            frame_count=10,
-            audio=tone(440, 0.4, 16000),
-            sample_rate=16000,
-            settings=FAST,
-        )
+        export_to(folder / "out.mp4", frames)
     assert str(folder) in str(err.value)
     assert not frames.started
     assert list(folder.iterdir()) == []
@@ -566,15 +550,7 @@ def test_partial_file_that_cannot_be_created(tmp_path, monkeypatch):
     (tmp_path / ".out.mp4.fixed.partial.mp4").mkdir()  # the partial name is taken
     frames = Frames(10)
     with pytest.raises(StudioError, match="cannot write in folder"):
-        export_mp4(
-            tmp_path / "out.mp4",
-            frames,
-            fps=25,
-            frame_count=10,
-            audio=tone(440, 0.4, 16000),
-            sample_rate=16000,
-            settings=FAST,
-        )
+        export_to(tmp_path / "out.mp4", frames)
     assert not frames.started
     assert not (tmp_path / "out.mp4").exists()
 
