@@ -86,6 +86,35 @@ def track_face(
     return kp
 
 
+def _analyse(source, media: Path, audio, text, transcript, root: Path, tracker: str,
+             face_index, face_box, language: str, progress, cancel):
+    """The face tracking and alignment of :func:`analyze`, while its source is open."""
+    warnings: list[str] = []
+    audio_path: Path | None = Path(audio) if audio is not None else None
+    if audio_path is None and source.has_audio:
+        audio_path = media
+    speech = load_audio(audio_path, 16000) if audio_path is not None else None
+    silent = speech is not None and is_silent(speech)
+    if silent:
+        warnings.append(f"{audio_path}: the audio is silent; no words to align")
+    if text is not None and speech is None:
+        warnings.append(f"{transcript}: no audio to align the transcript with")
+
+    kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
+                    warnings)
+
+    alignment = None
+    if speech is not None and not silent:
+        if progress:
+            progress("aligning", 0, 1)
+        alignment = align(
+            speech.samples, text, language=language, cache_dir=root / "align",
+            progress=None if progress is None else (lambda f: progress("aligning", f, 1)),
+            cancel=cancel,
+        )
+    return kp, alignment, audio_path, warnings
+
+
 def analyze(
     media: str | Path,
     *,
@@ -101,37 +130,15 @@ def analyze(
 ) -> AnalysisResult:
     started = time.perf_counter()
     media = Path(media)
-    source = open_media(media)
     text = read_transcript(transcript) if transcript is not None else None
-    warnings: list[str] = []
-
-    audio_path: Path | None = Path(audio) if audio is not None else None
-    speech = None
-    if audio_path is not None:
-        speech = load_audio(audio_path, 16000)
-    elif getattr(source, "has_audio", False):
-        audio_path = media
-        speech = load_audio(media, 16000)
-    silent = speech is not None and is_silent(speech)
-    if silent:
-        warnings.append(f"{audio_path}: the audio is silent; no words to align")
-    if text is not None and speech is None:
-        warnings.append(f"{transcript}: no audio to align the transcript with")
-
-    root = cache_root or user_cache_dir()
-    kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
-                    warnings)
-
-    alignment = None
-    if speech is not None and not silent:
-        if progress:
-            progress("aligning", 0, 1)
-        alignment = align(
-            speech.samples, text, language=language, cache_dir=root / "align",
-            progress=None if progress is None else (lambda f: progress("aligning", f, 1)),
-            cancel=cancel,
+    source = open_media(media)
+    try:
+        kp, alignment, audio_path, warnings = _analyse(
+            source, media, audio, text, transcript, cache_root or user_cache_dir(), tracker,
+            face_index, face_box, language, progress, cancel,
         )
-    source.close()
+    finally:
+        source.close()
     return AnalysisResult(
         media=media, frame_count=source.frame_count, fps=source.fps,
         duration=source.duration, keypoints=kp, alignment=alignment, audio=audio_path,

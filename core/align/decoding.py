@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pocketsphinx import Decoder, NGramModel, get_model_path
 from pocketsphinx.lm import ArpaBoLM
 
+from core.align.dictionary import base_word
+
 SAMPLE_RATE = 16000
 _FILLERS = ("<s>", "</s>", "<sil>")
 # Recognition settings: the default beams, without the slow second (flat-lexicon) pass and
@@ -57,10 +59,6 @@ def _recogniser() -> Decoder:
 
 def _is_filler(word: str) -> bool:
     return word in _FILLERS or word.startswith(("[", "+", "<"))
-
-
-def _base(word: str) -> str:
-    return word.split("(", 1)[0]
 
 
 def _decode(dec: Decoder, pcm: bytes) -> None:
@@ -114,7 +112,7 @@ def recognise(pcm: bytes) -> list[WordSpan]:
     dec = _recogniser()
     _decode(dec, pcm)
     words = [
-        WordSpan(_base(s.word), s.start_frame, s.end_frame + 1, confidence=float(s.prob))
+        WordSpan(base_word(s.word), s.start_frame, s.end_frame + 1, confidence=float(s.prob))
         for s in (dec.seg() or ())
         if not _is_filler(s.word)
     ]
@@ -147,7 +145,7 @@ def recognise_with_transcript(pcm: bytes, dictionary: str, transcript: list[str]
         dec.add_lm("transcript", NGramModel(dec.config, dec.logmath, paths[".arpa"]))
         dec.activate_search("transcript")
         _decode(dec, pcm)
-        return [_base(s.word) for s in (dec.seg() or ()) if not _is_filler(s.word)]
+        return [base_word(s.word) for s in (dec.seg() or ()) if not _is_filler(s.word)]
     finally:
         _remove(paths)
 
@@ -185,7 +183,7 @@ def force_align(
     if dec.hyp() is None:  # never call hyp() after set_alignment(): it crashes
         return None
     segs = [
-        WordSpan(_base(s.word), s.start_frame, s.end_frame + 1)
+        WordSpan(base_word(s.word), s.start_frame, s.end_frame + 1)
         for s in (dec.seg() or ())
         if not _is_filler(s.word)
     ]
@@ -198,7 +196,7 @@ def force_align(
     if aligned is None or len(real) != len(words):
         return segs
     for word in real:
-        word.label = _base(word.label)
+        word.label = base_word(word.label)
     return real
 
 

@@ -35,7 +35,7 @@ def cmudict() -> dict[str, list[str]]:
                     word, _, phones = line.strip().partition(" ")
                     if not phones:
                         continue
-                    base = word.split("(", 1)[0]
+                    base = base_word(word)
                     table.setdefault(base, []).append(phones.split("#", 1)[0].strip())
             _cmudict = table
         return _cmudict

@@ -69,11 +69,6 @@ def speech_mask(levels: np.ndarray) -> np.ndarray:
     return mask
 
 
-def speech_regions(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Speech runs as [start_frame, end_frame) pairs."""
-    return [(a, b) for a, b, value in _runs(mask) if value]
-
-
 def has_speech(mask: np.ndarray) -> bool:
     """Whether there is enough speech to align at all."""
     return int(mask.sum()) >= _MIN_SPEECH_S * FRAME_RATE

@@ -10,7 +10,6 @@ folder without a valid one is not a cache.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.atomic import atomic_write_json
+from core.hashing import file_hash
 from core.keypoints.decompose import Decomposition, recompose
 
 CACHE_VERSION = 1
@@ -38,14 +38,6 @@ def _fields(n_points: int) -> dict[str, tuple[str, tuple[int, ...]]]:
 
 class CacheInvalid(Exception):
     """The folder is not a complete, consistent cache; the reason says why."""
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class KeypointCache:
@@ -145,8 +137,8 @@ class KeypointCache:
                     out[a:b] = sources[name][a:b]
             out.flush()
             del out
-            checksums[name] = _file_digest(path)
-        checksums["canonical"] = _file_digest(folder / "canonical.npy")
+            checksums[name] = file_hash(path)
+        checksums["canonical"] = file_hash(folder / "canonical.npy")
         meta = dict(meta, version=CACHE_VERSION, frames=t_count, points=n, checksums=checksums,
                     exp_quantum=EXP_QUANTUM)
         atomic_write_json(folder / "meta.json", meta)
@@ -178,7 +170,7 @@ class KeypointCache:
                 if arr.shape != want or arr.dtype != np.dtype(dtype):
                     raise CacheInvalid(f"{name}.npy has {arr.dtype}{arr.shape}, want {dtype}{want}")
                 del arr
-                if _file_digest(path) != checksums.get(name):
+                if file_hash(path) != checksums.get(name):
                     raise CacheInvalid(f"{name}.npy does not match its checksum")
         except (KeyError, TypeError, ValueError) as exc:
             raise CacheInvalid(f"meta.json is incomplete: {exc}") from exc

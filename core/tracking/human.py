@@ -24,6 +24,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from core.tracking.base import FaceCandidate
+
 THRESHOLD = 0.5
 #: Crop sides, in multiples of the face box's longer side.
 SCALES = (1.6, 1.8, 2.0, 2.2, 2.5)
@@ -124,9 +126,7 @@ def human_face_score(source, points, found, n: int = SAMPLE_FRAMES) -> float:
     """
     scores = []
     for i in sample_frames(found, n):
-        pts = np.asarray(points[i], dtype=np.float32)
-        box = (float(pts[:, 0].min()), float(pts[:, 1].min()),
-               float(pts[:, 0].max()), float(pts[:, 1].max()))
+        box = FaceCandidate(np.asarray(points[i], dtype=np.float32)).box
         scores.append(person_score(np.asarray(source.frame(i)), box))
     return float(np.median(scores)) if scores else 0.0
 
