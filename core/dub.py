@@ -114,16 +114,18 @@ class DubTake:
             self.source.frame_count, self.dub.duration, self.fps, self.options.shorter,
             self.source.is_image,
         )
-        self.dub_frames = min(self.frame_count, max(1, round(self.dub.duration * self.fps)))
         self.source_index = source_frames(
             self.frame_count, self.source.frame_count, self.options.longer
         )
         self.renderer = WarpRenderer(self.regions)
         self.lip_weight = lower_face_weight(self.cache.canonical, self.regions)
         self.rest = closed_rest(self.cache.canonical, self.regions)
-        self.driver = VisemeDriver(self.library)
         self.driver_name = "visemes"
-        self.lips: LipMotion = self.driver.motion(self.dub_alignment, self.frame_count, self.fps)
+        # kept: the adapter corrects these, and choosing visemes again needs no recompute
+        self.viseme_lips: LipMotion = VisemeDriver(self.library).motion(
+            self.dub_alignment, self.frame_count, self.fps
+        )
+        self.lips = self.viseme_lips
         self.loudness = rms_envelope(
             self.dub, self.fps, window_s=2.0 / self.fps, n_frames=self.frame_count
         )
@@ -198,8 +200,7 @@ class DubTake:
     def use_driver(self, name: str) -> None:
         """Drive the lips with "visemes" or "audio2exp:<model file>" (a fine-tuned adapter)."""
         if name == "visemes":
-            self.driver = VisemeDriver(self.library)
-            self.lips = self.driver.motion(self.dub_alignment, self.frame_count, self.fps)
+            self.lips = self.viseme_lips
         elif name.startswith("audio2exp:"):
             from core.motion.audio2exp import Audio2ExpDriver
 

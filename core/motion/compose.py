@@ -62,6 +62,24 @@ def smooth(deformation: np.ndarray, strength: float) -> np.ndarray:
     return np.ascontiguousarray(along.T).reshape(deformation.shape)
 
 
+def smoothed_lips(delta: np.ndarray, loudness: np.ndarray | None, beta: float,
+                  smoothing: float, hold: np.ndarray | None = None) -> np.ndarray:
+    """ΔE scaled by loudness and smoothed along time, with forced closures (``hold``)
+    kept as sharp as the driver made them."""
+    raw = np.asarray(delta, dtype=np.float32)
+    if loudness is not None and beta != 0:
+        raw = loudness_gain(loudness, beta).astype(np.float32)[:, None, None] * raw
+    lips = smooth(raw, smoothing)
+    if hold is not None and smoothing > 0:
+        h = np.asarray(hold, np.float32)
+        idx = np.flatnonzero(h > 0)
+        if len(idx):
+            lips = np.array(lips, copy=lips is raw)
+            k = h[idx, None, None]
+            lips[idx] = k * raw[idx] + (1 - k) * lips[idx]
+    return lips
+
+
 def compose(
     expression: np.ndarray,
     delta: np.ndarray,
@@ -87,17 +105,7 @@ def compose(
     round unit vectors over the same points), eased in over ``ramp`` frames.
     """
     t_count = len(expression)
-    raw = np.asarray(delta, dtype=np.float32)
-    if loudness is not None and beta != 0:
-        raw = loudness_gain(loudness, beta).astype(np.float32)[:, None, None] * raw
-    lips = smooth(raw, smoothing)
-    if hold is not None and smoothing > 0:
-        h = np.asarray(hold, np.float32)
-        idx = np.flatnonzero(h > 0)
-        if len(idx):
-            lips = np.array(lips, copy=lips is raw)
-            k = h[idx, None, None]
-            lips[idx] = k * raw[idx] + (1 - k) * lips[idx]
+    lips = smoothed_lips(delta, loudness, beta, smoothing, hold)
     if words and directions is not None:
         lips = apply_word_shapes(lips, words, directions, ramp)
     a = alpha_curve(float(alpha), words, t_count, ramp) if np.ndim(alpha) == 0 else (

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.motion.compose import loudness_gain, silent_lips, smooth
+from core.motion.compose import silent_lips, smoothed_lips
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes, word_window
 
 MAX_RANK = 48  # above this the motion is filtered point by point, as the definition does
@@ -99,18 +99,6 @@ class Composer:
         self.edited_lips = self.base_lips.copy()
         self.edited_other = self.base_other.copy()
 
-    def _smooth_lips(self, beta: float, smoothing: float) -> np.ndarray:
-        raw = self.delta
-        if self.loudness is not None and beta != 0:
-            raw = loudness_gain(self.loudness, beta).astype(np.float32)[:, None, None] * raw
-        lips = smooth(raw, smoothing)
-        idx = np.flatnonzero(self.hold > 0)
-        if smoothing > 0 and len(idx):
-            lips = np.array(lips, copy=lips is raw)
-            k = self.hold[idx, None, None]
-            lips[idx] = k * raw[idx] + (1 - k) * lips[idx]
-        return lips
-
     def update(self, *, alpha: float = 1.0, beta: float = 0.0, smoothing: float = 0.5,
                words: Sequence[StyledWord] = (), ramp: float = 1.0,
                emotion: np.ndarray | None = None, emotion_changed: bool = True) -> np.ndarray:
@@ -123,7 +111,7 @@ class Composer:
         key = (beta, smoothing)
         full = key != self._lips_key or ramp != self._ramp
         if full:
-            self.lips = self._smooth_lips(beta, smoothing)
+            self.lips = smoothed_lips(self.delta, self.loudness, beta, smoothing, self.hold)
             self._lips_key = key
         if emotion_changed:
             self.emotion = None if emotion is None else np.ascontiguousarray(

@@ -138,9 +138,7 @@ def _compute_weights(regions: RegionSet, region: str) -> np.ndarray:
     w[idx] = 1.0
     border = _BORDER_WEIGHT[region]
     if border < 1.0 and len(regions.triangles):
-        moving = np.zeros(regions.n_points, dtype=bool)
-        for r in REGIONS:
-            moving[region_indices(regions, r)] = True
+        moving = emotion_mask(regions)
         tri = regions.triangles
         edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
         edges = np.concatenate([edges, edges[:, ::-1]])
@@ -334,23 +332,6 @@ def preset_deformation(
     return out.astype(np.float32)
 
 
-def retarget_deformation(
-    deformation: np.ndarray,
-    source_canonical: np.ndarray,
-    target_canonical: np.ndarray,
-    regions: RegionSet,
-) -> np.ndarray:
-    """Move a deformation measured on one face onto another, region by region, by size."""
-    src = region_sizes(source_canonical, regions)
-    dst = region_sizes(target_canonical, regions)
-    d = np.asarray(deformation, dtype=np.float64)
-    out = np.zeros_like(d)
-    for r in REGIONS:
-        idx = region_indices(regions, r)
-        out[idx] = d[idx] * (dst[r] / src[r])
-    return out.astype(np.float32)
-
-
 def reference_deformation(
     expression: np.ndarray,
     neutral_expression: np.ndarray | None,
@@ -374,10 +355,11 @@ def reference_deformation(
     if np.ndim(neutral) == 3:
         neutral = np.median(neutral, axis=0)
     d = e - neutral
-    d[~emotion_mask(regions)] = 0.0
+    still = ~emotion_mask(regions)
+    d[still] = 0.0
     if keep_gap:
         d = keep_lip_gap(d, regions, opening_mode)
-        d[~emotion_mask(regions)] = 0.0
+        d[still] = 0.0
     return d.astype(np.float32)
 
 

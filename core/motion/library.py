@@ -19,17 +19,10 @@ import numpy as np
 from core.align import Alignment
 from core.keypoints.regions import RegionSet
 from core.motion.coarticulation import ANTICIPATION
-from core.motion.mouth import close_lips, lower_face_weight
+from core.motion.mouth import close_lips, lower_face_weight, mouth_width
 from core.motion.visemes import CLOSURES, VISEME_CLASSES, viseme_of
 
 MIN_EXAMPLES = 3  # fewer phones than this and a class's average is mostly noise
-
-
-def mouth_width(canonical: np.ndarray, regions: RegionSet) -> float:
-    """Corner-to-corner width of the closed mouth: the unit the default library is kept in."""
-    lm = regions.landmarks
-    k = np.asarray(canonical, np.float64)
-    return float(np.linalg.norm(k[lm["mouth_left"], :2] - k[lm["mouth_right"], :2]))
 
 
 @dataclass
@@ -133,12 +126,6 @@ def learn_library(
     for cls in CLOSURES:
         targets[cls] = close_lips(targets[cls], canonical, regions)
     return VisemeLibrary(targets, origin, counts)
-
-
-def normalise(library: VisemeLibrary, canonical: np.ndarray, regions: RegionSet) -> np.ndarray:
-    """(C, N, 3) targets over the speaker's mouth width, in VISEME_CLASSES order."""
-    unit = mouth_width(canonical, regions)
-    return np.stack([library.targets[c] / unit for c in VISEME_CLASSES])
 
 
 def default_library(canonical: np.ndarray, regions: RegionSet) -> VisemeLibrary | None:

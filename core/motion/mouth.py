@@ -13,6 +13,13 @@ import numpy as np
 from core.keypoints.regions import RegionSet
 
 
+def mouth_width(canonical: np.ndarray, regions: RegionSet) -> float:
+    """Corner-to-corner width of the closed mouth: the unit the default library is kept in."""
+    lm = regions.landmarks
+    k = np.asarray(canonical, np.float64)
+    return float(np.linalg.norm(k[lm["mouth_left"], :2] - k[lm["mouth_right"], :2]))
+
+
 def lower_face_weight(canonical: np.ndarray, regions: RegionSet) -> np.ndarray:
     """(N,) weight in [0, 1] of each keypoint in lip and jaw motion, from K_c's geometry."""
     y = np.asarray(canonical, np.float64)[:, 1]
@@ -95,7 +102,7 @@ def closed_rest(canonical: np.ndarray, regions: RegionSet, tolerance: float = 0.
     k = np.asarray(canonical, np.float64)
     out = np.zeros_like(k, dtype=np.float32)
     lm = regions.landmarks
-    width = float(np.linalg.norm(k[lm["mouth_left"], :2] - k[lm["mouth_right"], :2]))
+    width = mouth_width(k, regions)
     xs, gap = _lip_gap_profile(k, regions)
     if gap.max() <= tolerance * width:
         return out

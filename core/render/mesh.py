@@ -31,7 +31,6 @@ class MeshTopology:
     n_face: int
     oval: np.ndarray  # (R,) face-point indices of the face oval, in ring order
     triangles: np.ndarray  # (T, 3) int32 over n_face + R vertices
-    n_tracker_triangles: int  # the first rows are the tracker's own triangles
     hole_triangles: np.ndarray  # (T,) bool: triangle fills an eye or the inner mouth
 
     @property
@@ -137,7 +136,6 @@ def build_topology(regions: RegionSet, reference: np.ndarray) -> MeshTopology:
         n_face=n_face,
         oval=np.asarray(oval, dtype=np.int64),
         triangles=all_tris.astype(np.int32),
-        n_tracker_triangles=len(tris),
         hole_triangles=is_hole,
     )
 
