@@ -24,8 +24,12 @@ class CoreCommand(QUndoCommand):
         self.project = project
         self.command = command
         self.drag = drag
+        self.done = False  # push(check=True) has done it already: the first redo skips
 
     def redo(self) -> None:
+        if self.done:
+            self.done = False
+            return
         self.command.do(self.project)
 
     def undo(self) -> None:
@@ -49,9 +53,11 @@ def push(stack: Any, project: Any, command: Command, drag: Any = None,
          check: bool = True) -> None:
     """Do ``command`` through ``stack``. With ``check``, raises what the command raises,
     leaving the stack and the project as they were."""
+    wrapped = CoreCommand(project, command, drag)
     if check:
         # QUndoStack.push calls redo() inside C++, where a Python exception would be lost:
-        # do it once here to surface validation errors, undo, then push for real.
+        # do it here, where an error reaches the caller with the stack untouched; the
+        # push's own redo then has nothing left to do (one edit, one project event)
         command.do(project)
-        command.undo(project)
-    stack.push(CoreCommand(project, command, drag))
+        wrapped.done = True
+    stack.push(wrapped)
