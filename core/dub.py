@@ -44,6 +44,7 @@ from core.motion.mouth import closed_rest, lower_face_weight
 from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_frames
 from core.motion.words import StyledWord, WordStyle, style_directions
 from core.paths import user_cache_dir
+from core.project.project import resolve_driver
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
 from core.render.warp import WarpRenderer, resize_for
 from core.tracking.base import get_tracker
@@ -655,9 +656,7 @@ def open_project_take(project: Any, progress: Progress | None = None,
         progress=progress, cancel=cancel,
     )
     try:
-        driver = s["driver"]
-        if driver.startswith("audio2exp:") and not Path(driver.split(":", 1)[1]).is_absolute():
-            driver = f"audio2exp:{project.folder / driver.split(':', 1)[1]}"
+        driver = resolve_driver(s["driver"], project.folder)
         if driver != "visemes":
             take.use_driver(driver)
         apply_project_edits(take, project)

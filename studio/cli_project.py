@@ -42,12 +42,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> int:
-    """Dispatch to the handler chosen by the ``project`` subcommand."""
-    handler = {"new": run_new, "show": run_show, "set": run_set}[args.project_command]
-    return handler(args)
-
-
 def _guard(fn: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
         try:

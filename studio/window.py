@@ -36,7 +36,7 @@ from core.project.commands import (
     SetWordStyle,
     SetWordTiming,
 )
-from core.project.project import AUTOSAVE_FILE, PROJECT_FILE, Project
+from core.project.project import AUTOSAVE_FILE, PROJECT_FILE, Project, resolve_driver
 from studio.controls import ControlPanel
 from studio.playback import PlayClock
 from studio.preview import PreviewView
@@ -766,7 +766,8 @@ class MainWindow(QMainWindow):
         generation = self.generation
         view = SimpleNamespace(
             source=project.source, dub=project.dub, transcript=project.transcript,
-            json_path=project.json_path, require_media=lambda: None, **vars(_snapshot(project)))
+            json_path=project.json_path, folder=project.folder, require_media=lambda: None,
+            **vars(_snapshot(project)))
 
         def work(progress, cancel):
             from core.dub import open_project_take
@@ -898,12 +899,8 @@ class MainWindow(QMainWindow):
         """The driver the take should have now: the project's, or visemes to compare."""
         if self.project is None or self.compare_action.isChecked():
             return "visemes"
-        driver = str(self.project.settings.get("driver", "visemes"))
-        if driver.startswith("audio2exp:"):
-            model = Path(driver.split(":", 1)[1])
-            if not model.is_absolute():
-                driver = f"audio2exp:{self.project.folder / model}"
-        return driver
+        return resolve_driver(str(self.project.settings.get("driver", "visemes")),
+                              self.project.folder)
 
     def _sync_driver(self) -> None:
         """Switch the take's driver on a worker when it is not the wanted one; the preview

@@ -40,7 +40,7 @@ class History:
             self._clean = None
             self._sealed = True
 
-    def _run(self, fn: Any, command: Command) -> None:
+    def _run(self, fn: Any) -> None:
         self._busy = True
         try:
             fn(self.project)
@@ -82,7 +82,7 @@ class History:
         """Do ``command`` and record it, merged into the previous step when it continues it.
 
         Nothing is recorded when ``do`` raises (the project is left as it was)."""
-        self._run(command.do, command)
+        self._run(command.do)
         del self._stack[self._index:]
         if self._clean is not None and self._clean > self._index:
             self._clean = None
@@ -106,14 +106,14 @@ class History:
         if self.can_undo:
             self._index -= 1
             command = self._stack[self._index]
-            self._run(command.undo, command)
+            self._run(command.undo)
             self._sealed = True
             self._sync()
 
     def redo(self) -> None:
         if self.can_redo:
             command = self._stack[self._index]
-            self._run(command.do, command)
+            self._run(command.do)
             self._index += 1
             self._sealed = True
             self._sync()

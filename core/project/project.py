@@ -53,6 +53,16 @@ def read_json_file(path: Path) -> Any:
                                  f"column {exc.colno}") from None
 
 
+def resolve_driver(driver: str, folder: Path) -> str:
+    """The driver setting with a trained adapter's path made absolute: a project keeps it
+    relative to its folder, so the folder can move."""
+    if driver.startswith("audio2exp:"):
+        model = Path(driver.split(":", 1)[1])
+        if not model.is_absolute():
+            return f"audio2exp:{folder / model}"
+    return driver
+
+
 class Project:
     """The state of one project folder, with a ``dirty`` flag and change events."""
 
