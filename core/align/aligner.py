@@ -30,8 +30,7 @@ import numpy as np
 
 from core.align import decoding
 from core.align.decoding import Span, WordSpan
-from core.align.dictionary import cmudict, dictionary_text, pronunciations
-from core.align.lts import pronounce
+from core.align.dictionary import dictionary_text, pronunciations
 from core.align.matching import split_transcript
 from core.align.result import SILENCE, Alignment, Phone, Word
 from core.align.speech import (
@@ -193,7 +192,8 @@ class _Runner:
         pending = list(range(len(jobs)))
         if self.workers > 1 and len(jobs) > 1:
             try:
-                pending = self._map_parallel(jobs, results, weights, total, lo, hi)
+                self._map_parallel(jobs, results, weights, total, lo, hi)
+                pending = []
             except (BrokenProcessPool, OSError):
                 # Workers could not start (or died): finish here. A script without an
                 # ``if __name__ == "__main__":`` guard lands here too, after its workers
@@ -201,7 +201,7 @@ class _Runner:
                 self.close()
                 self.workers = 1
                 pending = [i for i in range(len(jobs)) if results[i] is None]
-            done = sum(weights[i] for i in range(len(jobs)) if i not in pending)
+                done = sum(weights[i] for i in range(len(jobs)) if i not in pending)
         for i in pending:
             self.check()
             results[i] = decoding.run(jobs[i])
@@ -217,7 +217,7 @@ class _Runner:
         total: float,
         lo: float,
         hi: float,
-    ) -> list[int]:
+    ) -> None:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
                 max_workers=min(self.workers, len(jobs)), mp_context=get_context("spawn")
@@ -235,7 +235,6 @@ class _Runner:
                 results[i] = future.result()
                 done += weights[i]
                 self.report(lo + (hi - lo) * done / total)
-        return []
 
     def close(self) -> None:
         if self.pool is not None:
@@ -366,7 +365,7 @@ class _Job:
         estimated: list[str] = []
         unplaced_speech: list[tuple[int, int]] = []
         for c0, c1, w0, w1 in units:
-            _, offset = self._piece(c0, c1)
+            offset = self.chunks[c0].start // HOP
             unit_end = offset + (self.chunks[c1 - 1].end - self.chunks[c0].start) // HOP
             if w1 == w0:
                 if self.mask[offset:unit_end].sum() >= FRAME_RATE // 2:
@@ -423,20 +422,20 @@ class _Job:
 
     # -- recognition
 
-    def _recognise(self, lo: float, hi: float) -> tuple[list[WordSpan], bool]:
-        jobs = [("recognise", self._piece(c, c + 1)[0]) for c in range(len(self.chunks))]
-        heard = self.runner.map(jobs, lo, hi)
-        words: list[WordSpan] = []
-        for c, spans in enumerate(heard):
+    def _per_chunk(self, kind: str, lo: float, hi: float) -> list:
+        """One decoding job of ``kind`` per chunk, its spans moved onto the whole timeline."""
+        jobs = [(kind, self._piece(c, c + 1)[0]) for c in range(len(self.chunks))]
+        out = []
+        for c, spans in enumerate(self.runner.map(jobs, lo, hi)):
             offset = self.chunks[c].start // HOP
             for span in spans:
                 _shift(span, offset)
-                words.append(span)
-        self.prons = {}
-        table = cmudict()
-        for w in words:
-            if w.label not in self.prons:
-                self.prons[w.label] = table.get(w.label) or [" ".join(pronounce(w.label))]
+                out.append(span)
+        return out
+
+    def _recognise(self, lo: float, hi: float) -> tuple[list[WordSpan], bool]:
+        words: list[WordSpan] = self._per_chunk("recognise", lo, hi)
+        self.prons, _ = pronunciations(w.label for w in words)
         self._fill_missing_phones(words)
         if not words:
             self.notes.append("No words were recognised in the audio.")
@@ -453,15 +452,7 @@ class _Job:
     # -- phones
 
     def _phone_loop(self, lo: float, hi: float) -> list[Span]:
-        jobs = [("phone_loop", self._piece(c, c + 1)[0]) for c in range(len(self.chunks))]
-        loops = self.runner.map(jobs, lo, hi)
-        phones: list[Span] = []
-        for c, spans in enumerate(loops):
-            offset = self.chunks[c].start // HOP
-            for span in spans:
-                _shift(span, offset)
-                phones.append(span)
-        return phones
+        return self._per_chunk("phone_loop", lo, hi)
 
     def _use_loop_phones(self, words: list[WordSpan], phones: list[Span]) -> None:
         """Give each word the phone-loop phones inside it (clipped at its edges)."""
