@@ -17,7 +17,12 @@ import av
 import numpy as np
 
 from core.errors import MediaError
-from core.media.video import _open_container, _picture_streams, timeline_origin
+from core.media.video import (
+    _open_container,
+    _picture_streams,
+    decoded_frames,
+    timeline_origin,
+)
 
 DEFAULT_SAMPLE_RATE = 16000
 _SILENCE_WINDOW_S = 0.05
@@ -84,25 +89,10 @@ def _decode(container: Any, stream: Any, rate: int) -> tuple[list[np.ndarray], f
     resampler = av.AudioResampler(format="fltp", rate=rate)
     chunks: list[np.ndarray] = []
     first_time: float | None = None
-    demuxer = container.demux(stream)
-    done = False
-    while not done:
-        try:
-            packet = next(demuxer)
-        except StopIteration:
-            break
-        except (av.FFmpegError, OSError):  # unreadable tail: keep what decoded
-            packet, done = None, True
-        if packet is not None and packet.is_corrupt:
-            continue
-        try:
-            frames = stream.decode(packet)
-        except av.FFmpegError:
-            continue  # one damaged packet: skip it
-        for frame in frames:
-            if first_time is None and frame.time is not None:
-                first_time = float(frame.time)
-            chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
+    for frame in decoded_frames(container, stream):
+        if first_time is None and frame.time is not None:
+            first_time = float(frame.time)
+        chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
     chunks.extend(f.to_ndarray() for f in resampler.resample(None))
     return [c for c in chunks if c.shape[1]], first_time
 

@@ -112,6 +112,28 @@ def _picture_streams(container: Any) -> list[Any]:
     ]
 
 
+def decoded_frames(container: Any, stream: Any) -> Iterator[Any]:
+    """Decoded frames of ``stream`` in order, skipping corrupt packets and packets that fail
+    to decode; an unreadable tail drains the decoder and ends (what decoded is kept)."""
+    demuxer = container.demux(stream)
+    while True:
+        try:
+            packet = next(demuxer)
+        except StopIteration:
+            return
+        except (av.FFmpegError, OSError):
+            packet = None
+        if packet is not None and packet.is_corrupt:
+            continue
+        try:
+            frames = stream.decode(packet)
+        except av.FFmpegError:
+            frames = []
+        yield from frames
+        if packet is None:
+            return
+
+
 def timeline_origin(container: Any, first_video_s: float) -> float:
     """Time 0 of the timeline: the first video frame or the first audio sample, if earlier.
 
@@ -339,34 +361,13 @@ class VideoSource:
 
     def _seek_to_key(self, key: int) -> None:
         self._container.seek(self._src_pts[key], stream=self._stream, backward=True)
-        self._decoder: Iterator[Any] | None = self._decode_packets()
+        self._decoder: Iterator[Any] | None = decoded_frames(self._container, self._stream)
         self._pos = -1
         self._last: Any = None
 
     def _seek(self, target: int) -> None:
         """Seek to the keyframe at or before source frame ``target``."""
         self._seek_to_key(self._keys[bisect.bisect_right(self._keys, target) - 1])
-
-    def _decode_packets(self) -> Iterator[Any]:
-        """Decoded frames in presentation order, skipping packets that fail."""
-        s = self._stream
-        demuxer = self._container.demux(s)
-        while True:
-            try:
-                packet = next(demuxer)
-            except StopIteration:
-                return
-            except (av.FFmpegError, OSError):
-                packet = None  # unreadable tail: drain the decoder and stop
-            if packet is not None and packet.is_corrupt:
-                continue
-            try:
-                frames = s.decode(packet)
-            except av.FFmpegError:
-                frames = []
-            yield from frames
-            if packet is None:
-                return
 
     def _next_decoded(self) -> tuple[int, Any] | None:
         """The next (source index, frame) from the decoder, or None at the end."""
