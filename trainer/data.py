@@ -54,6 +54,7 @@ from core.motion.driver import VisemeDriver
 from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import lower_face_weight
 from core.tracking.base import get_tracker
+from trainer.model import silent_mel
 
 FEATURES_VERSION = 2  # 2: + canonical and the audio's own alignment
 
@@ -426,8 +427,7 @@ class Corpus:
             "target": self.target[flat],
             "mask": self.valid[flat].float(),
             "seq": self.seq,
-            "silent_mel": log_mel(torch.zeros(size, power.shape[2], power.shape[3])
-                                  + (0 if silent_noise is None else silent_noise), self.mel),
+            "silent_mel": silent_mel((size, *power.shape[2:]), self.mel, silent_noise),
             "silent_ref": ref,
             "silent_weight": self.weight[first],
         }

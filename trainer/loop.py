@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from typing import Any
 
 import torch
 
+from core.atomic import atomic_write_bytes
 from core.keypoints.regions import load_regions
 from core.motion.audio2exp import BACKEND, FORMAT, METADATA_KEY, VERSION, read_metadata
 from trainer.data import Corpus
@@ -124,17 +124,15 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def save_weights(path: Path, state: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Weights + the JSON block, written to a temp file and renamed (never half a file)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
-    os.replace(tmp, path)
+    atomic_write_bytes(path, save(state, metadata={METADATA_KEY: json.dumps(meta)}))
 
 
 def _save_optimizer(path: Path, opt: torch.optim.Optimizer, gen: torch.Generator,
                     counters: dict[str, Any]) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {}
@@ -145,9 +143,7 @@ def _save_optimizer(path: Path, opt: torch.optim.Optimizer, gen: torch.Generator
     tensors["rng.sampler"] = gen.get_state()
     tensors["rng.torch"] = torch.random.get_rng_state()
     meta = {"param_groups": json.dumps(sd["param_groups"]), "counters": json.dumps(counters)}
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, save(tensors, metadata=meta))
 
 
 def _load_optimizer(path: Path, opt: torch.optim.Optimizer, gen: torch.Generator,
