@@ -190,7 +190,7 @@ class TimelinePane(pg.PlotWidget):
         self.words = list(words)
         self.word_blocks, self.word_labels = [], []
         self.edited_words = set(edited)
-        y = dict(_rows())["words"]
+        y = region_y("words")
         for i, w in enumerate(self.words):
             start, end = timing.get(i, (w.start, w.end))
             block = _Block(QRectF(start, y - 0.4, max(end - start, 1e-3), 0.8),

@@ -606,11 +606,9 @@ class MainWindow(QMainWindow):
         if self.project is None or self.handle is None:
             return
         take = self.handle.take
-        if self.selected and take.dub_alignment is not None:
-            spans = [self.project.word_timing(i) or (take.dub_alignment.words[i].start,
-                                                     take.dub_alignment.words[i].end)
-                     for i in self.selected]
-            start, end = min(s for s, _ in spans), max(e for _, e in spans)
+        span = self._selection_span()
+        if span is not None:
+            start, end = span
         else:
             t = self.frame / take.fps
             start, end = max(0.0, t - 0.5), t + 0.5
@@ -728,6 +726,13 @@ class MainWindow(QMainWindow):
             return None
         return (self.project.word_timing(i) if self.project is not None else None) or (
             al.words[i].start, al.words[i].end)
+
+    def _selection_span(self) -> tuple[float, float] | None:
+        """Seconds from the first selected word's start to the last one's end."""
+        spans = [s for i in self.selected if (s := self._word_span(i)) is not None]
+        if not spans:
+            return None
+        return min(s for s, _ in spans), max(e for _, e in spans)
 
     def _show_word_inspector(self) -> None:
         al = None if self.handle is None else self.handle.take.dub_alignment
@@ -1058,12 +1063,10 @@ class MainWindow(QMainWindow):
 
     def _loop_span(self) -> tuple[int, int]:
         take = self.take
-        if self.loop_action.isChecked() and self.selected:
-            spans = [s for i in self.selected if (s := self._word_span(i)) is not None]
-            if spans:
-                a = round(min(s for s, _ in spans) * take.fps)
-                b = round(max(e for _, e in spans) * take.fps)
-                return a, max(a + 1, b)
+        span = self._selection_span() if self.loop_action.isChecked() else None
+        if span is not None:
+            a, b = round(span[0] * take.fps), round(span[1] * take.fps)
+            return a, max(a + 1, b)
         return 0, take.frame_count
 
     def toggle_play(self) -> None:

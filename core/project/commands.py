@@ -15,7 +15,13 @@ from typing import Any
 
 from core.errors import ProjectError
 from core.project.media import MediaRef
-from core.project.project import CLIP_ROLE, MEDIA_ROLES, Project
+from core.project.project import (
+    CLIP_ROLE,
+    MEDIA_ROLES,
+    Project,
+    clip_with_image_ref,
+    settings_key,
+)
 from core.project.schema import WORD_STYLE
 
 ROLE_KIND = {"dub": "audio", "transcript": "text"}
@@ -46,7 +52,7 @@ class SetSetting(Command):
     """Set one setting by dotted key (``"alpha"``, ``"export.crf"``; ``settings.`` optional)."""
 
     def __init__(self, key: str, value: Any) -> None:
-        self.key = key[len("settings."):] if key.startswith("settings.") else key
+        self.key = settings_key(key)
         self.value = value
         self.old: Any = None
         self.text = f"Set {self.key}"
@@ -128,19 +134,11 @@ class SetWordTiming(Command):
         return self.timing == self.old
 
 
-def _clip_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Accept a plain path for an image source; hash it once, here, not on every redo."""
-    source = fields.get("source")
-    if isinstance(source, dict) and isinstance(source.get("image"), (str, Path)):
-        fields = {**fields, "source": {"image": MediaRef.from_file(source["image"], "image")}}
-    return fields
-
-
 class AddEmotionClip(Command):
     """Add an emotion clip; an ``id`` is made up when the clip has none."""
 
     def __init__(self, clip: dict[str, Any], position: int | None = None) -> None:
-        self.clip = _clip_fields(dict(clip))
+        self.clip = clip_with_image_ref(dict(clip))  # hashed once here, not on every redo
         self.clip.setdefault("id", uuid.uuid4().hex[:8])
         self.position = position
         self.text = "Add emotion clip"
@@ -177,7 +175,7 @@ class ChangeEmotionClip(Command):
         if not fields:
             raise ValueError("ChangeEmotionClip needs at least one field")
         self.id = clip_id
-        self.fields = _clip_fields(fields)
+        self.fields = clip_with_image_ref(fields)
         self.old: dict[str, Any] = {}
         self.text = f"Change emotion clip {', '.join(sorted(fields))}"
 

@@ -253,13 +253,13 @@ class Project:
     def setting(self, key: str) -> Any:
         """A setting by dotted key, e.g. ``"alpha"`` or ``"export.crf"``."""
         try:
-            return schema.get_setting(self.settings, _settings_key(key))
+            return schema.get_setting(self.settings, settings_key(key))
         except InvalidValue as exc:
             raise self._error(exc) from None
 
     def set_setting(self, key: str, value: Any) -> Any:
         """Validate and set a setting; returns the old value."""
-        key = _settings_key(key)
+        key = settings_key(key)
         try:
             value = schema.check_setting(key, value)
         except InvalidValue as exc:
@@ -350,9 +350,7 @@ class Project:
         """Validate a clip without adding it; returns it complete, defaults filled in.
 
         An image source may be given as a path; it is hashed into a media reference."""
-        source = data.get("source")
-        if isinstance(source, dict) and isinstance(source.get("image"), (str, Path)):
-            data = {**data, "source": {"image": MediaRef.from_file(source["image"], "image")}}
+        data = clip_with_image_ref(data)
         try:
             return schema.check_clip(data, f"emotion_clips[{data.get('id', '?')}]", self.folder)
         except InvalidValue as exc:
@@ -455,5 +453,14 @@ class Project:
         return warning
 
 
-def _settings_key(key: str) -> str:
+def settings_key(key: str) -> str:
+    """A setting's key without the optional ``settings.`` prefix."""
     return key[len("settings."):] if key.startswith("settings.") else key
+
+
+def clip_with_image_ref(clip: dict[str, Any]) -> dict[str, Any]:
+    """The clip with an image source given as a path hashed into a media reference."""
+    source = clip.get("source")
+    if isinstance(source, dict) and isinstance(source.get("image"), (str, Path)):
+        clip = {**clip, "source": {"image": MediaRef.from_file(source["image"], "image")}}
+    return clip
