@@ -130,7 +130,7 @@ class DubTake:
         self.loudness = rms_envelope(
             self.dub, self.fps, window_s=2.0 / self.fps, n_frames=self.frame_count
         )
-        self._pose_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._pose_cache: tuple[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._composer_cache: tuple[tuple, Composer] | None = None
         self._emotion_key: tuple | None = None
         self.directions = style_directions(self.library)
@@ -162,8 +162,6 @@ class DubTake:
         """Re-compose after any edit (controls, word styles, emotion clips): milliseconds,
         since only what the edit touched is recomputed."""
         if options is not None:
-            if options.idle_motion != self.options.idle_motion or options.seed != self.options.seed:
-                self._pose_cache = None
             self.options = options
         o = self.options
         composer = self._composer()
@@ -259,17 +257,19 @@ class DubTake:
 
     def pose(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(R, s, τ) per output frame: the source's, with idle motion for a portrait."""
-        if self._pose_cache is None:
+        idle = self.source.is_image and self.options.idle_motion
+        key = (idle, self.options.seed if idle else None)
+        if self._pose_cache is None or self._pose_cache[0] != key:
             idx = self.source_index
             rot = np.asarray(self.cache.rotation[idx], np.float64)
             scale = np.asarray(self.cache.scale[idx], np.float64)
             trans = np.asarray(self.cache.translation[idx], np.float64)
-            if self.source.is_image and self.options.idle_motion:
+            if idle:
                 sway, drift = idle_pose(self.frame_count, self.fps, self.options.seed)
                 rot = rot @ sway
                 trans = trans + scale[:, None] * drift
-            self._pose_cache = (rot, scale, trans)
-        return self._pose_cache
+            self._pose_cache = (key, (rot, scale, trans))
+        return self._pose_cache[1]
 
     def valid(self, j: int) -> bool:
         """Whether output frame ``j`` shows a tracked face (else it passes through)."""
