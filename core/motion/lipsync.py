@@ -1,0 +1,428 @@
+"""The learned lip driver: a speaker-independent model from the sound to the lips.
+
+Trained across the 36 speakers of ``../shared/corpus`` (``tools/train_lip_model.py``), it
+hears the dub's sound, not English phones, so it follows the rhythm of syllables in any
+language and needs no transcript.
+
+Space. Every speaker's lips live in one shared space: the lower-face expression of a fixed
+set of points with the speaker's closed-mouth neutral taken out (K_c's mouth is its closed
+frames, so ΔE = w ⊙ E) and divided by the closed mouth's width, the unit of the default
+viseme library. The model predicts ``basis`` coefficients per frame of an orthonormal lip
+basis learned from the corpus (uncentred, so the closed mouth, 0, stays exact); the basis
+maps them back to the points, and the target face's mouth width and lower-face weight bring
+them onto its keypoints.
+
+Network: a temporal convolution over the whole log-mel sequence (10 ms hop) whose
+receptive field is about ±200 ms, read at each video frame's centre. It is fully
+convolutional, so one pass serves a dub of any length and frame rate.
+
+The driver adds what a professional needs on top: silences close the mouth (a gate from the
+sound's own loudness), p/b/m close fully where the alignment has them (the viseme driver's
+forced closures), and a speaker's own footage rescales the predicted motion to their style
+(:func:`fit_style`, a ridge map shrunk towards the identity).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.align import Alignment
+from core.errors import StudioError
+from core.keypoints.regions import RegionSet
+from core.motion.audio2exp_model import MelConfig, log_mel, mel_power
+from core.motion.driver import LipMotion, VisemeDriver
+from core.motion.library import VisemeLibrary
+from core.motion.mouth import lower_face_weight, mouth_width
+from core.paths import resources_dir
+
+FORMAT = "studio-lipsync"
+VERSION = 1
+METADATA_KEY = "lipsync"
+BACKEND = "landmarks"
+NAME = "learned"
+SHIPPED = "lipsync/mediapipe.safetensors"  # under resources/
+
+
+@dataclass(frozen=True)
+class LipConfig:
+    """The network's shape; stored in every model file so the driver rebuilds it."""
+
+    n_mels: int = 80
+    channels: int = 64
+    kernel: int = 5
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 4)
+    basis: int = 12
+    n_points: int = 0
+    dropout: float = 0.1
+    visemes: bool = True  # also hears the viseme driver's trajectory (its coefficients)
+
+    @property
+    def reach(self) -> int:
+        """Mel frames each side that one output hears."""
+        return self.kernel // 2 + sum(self.dilations)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> LipConfig:
+        out = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if "dilations" in out:
+            out["dilations"] = tuple(int(d) for d in out["dilations"])
+        return cls(**out)
+
+
+class _Block(nn.Module):
+    """A dilated residual convolution over time."""
+
+    def __init__(self, c: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(c, c, 3, padding=dilation, dilation=dilation)
+        self.mix = nn.Conv1d(c, c, 1)
+        self.norm = nn.GroupNorm(8, c)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mix(self.drop(nn.functional.gelu(self.norm(self.conv(x)))))
+
+
+class LipNet(nn.Module):
+    """(B, n_mels, L) log-mel → (B, basis, L) lip coefficients at the mel frame rate."""
+
+    def __init__(self, cfg: LipConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        c = cfg.channels
+        extra = cfg.basis if cfg.visemes else 0
+        self.inp = nn.Conv1d(cfg.n_mels + extra, c, cfg.kernel, padding=cfg.kernel // 2)
+        self.blocks = nn.Sequential(*(_Block(c, d, cfg.dropout) for d in cfg.dilations))
+        self.out = nn.Conv1d(c, cfg.basis, 1)
+        self.register_buffer("basis", torch.zeros(cfg.basis, cfg.n_points * 3))
+
+    def forward(self, mel: torch.Tensor, vis: torch.Tensor | None = None) -> torch.Tensor:
+        """``vis`` (B, basis, L): the viseme trajectory's coefficients at the mel rate
+        (None or zeros: no phones, e.g. an unaligned language; the model hears sound only)."""
+        if self.cfg.visemes:
+            if vis is None:
+                vis = mel.new_zeros(mel.shape[0], self.cfg.basis, mel.shape[-1])
+            mel = torch.cat([mel, vis], dim=1)
+        return self.out(self.blocks(nn.functional.gelu(self.inp(mel))))
+
+    def shapes(self, coef: torch.Tensor) -> torch.Tensor:
+        """(…, basis) coefficients → (…, P, 3) lips in mouth widths."""
+        return (coef @ self.basis).reshape(*coef.shape[:-1], self.cfg.n_points, 3)
+
+
+def sound_features(samples: np.ndarray, mel: MelConfig) -> torch.Tensor:
+    """(n_mels, L) log-mel of level-normalised speech; silence is exactly 0."""
+    return log_mel(torch.from_numpy(mel_power(samples, mel)), mel).T.contiguous()
+
+
+def frame_positions(frame_count: int, fps: float, mel: MelConfig) -> np.ndarray:
+    """(T,) fractional mel frame at the centre of each video frame."""
+    return (np.arange(frame_count) + 0.5) / fps * mel.frames_per_second
+
+
+def sample_frames(seq: torch.Tensor, pos: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(…, C, L) sequence read at fractional positions (T,) → (…, T, C), edges held."""
+    p = torch.as_tensor(pos, dtype=torch.float32, device=seq.device)
+    p = p.clamp(0, seq.shape[-1] - 1)
+    lo = p.floor().long()
+    hi = (lo + 1).clamp(max=seq.shape[-1] - 1)
+    f = (p - lo.float())
+    out = seq[..., lo] * (1 - f) + seq[..., hi] * f
+    return out.transpose(-1, -2)
+
+
+def frames_to_mel(values: np.ndarray, fps: float, length: int, mel: MelConfig
+                  ) -> torch.Tensor:
+    """(T, C) values per video frame → (C, length) at the mel rate (linear, edges held)."""
+    v = np.asarray(values, np.float32)
+    t = np.arange(length) / mel.frames_per_second * fps - 0.5
+    if len(v) == 0:
+        return torch.zeros(v.shape[1] if v.ndim == 2 else 0, length)
+    out = np.stack([np.interp(t, np.arange(len(v)), v[:, c]) for c in range(v.shape[1])])
+    return torch.from_numpy(out.astype(np.float32))
+
+
+def speech_gate(features: torch.Tensor, pos: np.ndarray, floor: float = 0.25,
+                full: float = 0.4) -> np.ndarray:
+    """(T,) 0 in silence, 1 in speech, smooth between: the loudest mel band's level
+    (0 = −100 dB, 1 = 0 dB on the log_mel scale) around each frame, ±50 ms."""
+    level = features.max(dim=0).values[None, None]  # (1, 1, L)
+    level = nn.functional.max_pool1d(level, 11, stride=1, padding=5)[0]
+    g = sample_frames(level, pos)[:, 0].numpy()
+    u = np.clip((g - floor) / (full - floor), 0.0, 1.0)
+    return (u * u * (3 - 2 * u)).astype(np.float32)
+
+
+@dataclass
+class LipModel:
+    """The network, its point set and its sound settings."""
+
+    net: LipNet
+    points: np.ndarray  # (P,) indices into the tracker's layout
+    mel: MelConfig
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def coefficients(self, samples: np.ndarray, frame_count: int, fps: float,
+                     visemes: np.ndarray | None = None) -> np.ndarray:
+        """(T, basis) predicted lip coefficients per video frame; ``visemes`` (T, P, 3) is
+        the viseme driver's motion in the shared space (None: sound only)."""
+        return self.coefficients_of(sound_features(samples, self.mel), frame_count, fps,
+                                    visemes)
+
+    def coefficients_of(self, feats: torch.Tensor, frame_count: int, fps: float,
+                        visemes: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`coefficients` from the sound's features (:func:`sound_features`)."""
+        vis = None
+        if visemes is not None and self.net.cfg.visemes:
+            vis = frames_to_mel(self.project(visemes), fps, feats.shape[1], self.mel)[None]
+        was = self.net.training
+        self.net.eval()
+        with torch.no_grad():
+            seq = self.net(feats[None], vis)[0]
+        self.net.train(was)
+        return sample_frames(seq, frame_positions(frame_count, fps, self.mel)).numpy()
+
+    def shapes(self, coef: np.ndarray) -> np.ndarray:
+        """(T, basis) → (T, P, 3) lips in mouth widths."""
+        with torch.no_grad():
+            return self.net.shapes(torch.as_tensor(coef, dtype=torch.float32)).numpy()
+
+    def project(self, lips: np.ndarray) -> np.ndarray:
+        """(T, P, 3) lips in mouth widths → (T, basis) coefficients (the basis is
+        orthonormal, so this is the least-squares fit)."""
+        b = self.net.basis.numpy()
+        return (np.asarray(lips, np.float32).reshape(len(lips), -1) @ b.T).astype(np.float32)
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Write the model as safetensors with its description (atomic)."""
+        from safetensors.torch import save as save_bytes
+
+        from core.atomic import atomic_write_bytes
+
+        meta = {
+            "format": FORMAT, "version": VERSION, "backend": BACKEND,
+            "tracker": self.meta.get("tracker", "mediapipe"),
+            "n_points_total": int(self.meta.get("n_points_total", 478)),
+            "points": [int(i) for i in self.points], "mel": self.mel.to_json(),
+            "model": self.net.cfg.to_json(),
+        } | (extra or {})
+        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        atomic_write_bytes(Path(path), save_bytes(state, {METADATA_KEY: json.dumps(meta)}))
+        self.meta = meta
+
+    @classmethod
+    def load(cls, path: str | Path, regions: RegionSet) -> LipModel:
+        """Open a model file for the tracker of ``regions``; StudioError naming the file
+        when it is corrupt, of another version or made for other keypoints."""
+        from safetensors import SafetensorError, safe_open
+        from safetensors.torch import load_file
+
+        p = Path(path)
+        if not p.is_file():
+            raise StudioError(p, "no such lip model file")
+        try:
+            with safe_open(str(p), framework="pt") as f:
+                raw = (f.metadata() or {}).get(METADATA_KEY)
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise StudioError(p, f"not a readable lip model (corrupt or truncated: {exc})"
+                              ) from None
+        if raw is None:
+            raise StudioError(p, "not a lip model (no lipsync description in the file)")
+        try:
+            meta = json.loads(raw)
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise StudioError(p, "not a lip model (unknown format)")
+            version = meta.get("version")
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise StudioError(p, f"the lip model's version is not a number ({version!r})")
+            if version != VERSION:
+                raise StudioError(p, f"lip model version {version}; this studio reads "
+                                     f"version {VERSION}")
+            if meta.get("backend") != BACKEND or meta.get("tracker") != regions.tracker \
+                    or int(meta.get("n_points_total", -1)) != regions.n_points:
+                raise StudioError(p, f"made for {meta.get('backend')}/{meta.get('tracker')} "
+                                     f"keypoints, this face uses {BACKEND}/{regions.tracker}")
+            points = np.asarray(meta["points"], np.int64)
+            mel = MelConfig.from_json(meta["mel"])
+            cfg = LipConfig.from_json(meta["model"])
+        except StudioError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StudioError(p, f"the lip model's description is damaged ({exc})") from None
+        if points.ndim != 1 or len(points) != cfg.n_points or len(points) == 0 \
+                or points.min() < 0 or points.max() >= regions.n_points:
+            raise StudioError(p, "the lip model's points do not fit this tracker's layout")
+        try:
+            net = LipNet(cfg)
+            state = load_file(str(p))
+            net.load_state_dict(state, strict=True)
+        except (SafetensorError, RuntimeError, ValueError, TypeError) as exc:
+            raise StudioError(p, f"the lip model's weights do not fit its description ({exc})"
+                              ) from None
+        if any(not torch.isfinite(t).all() for t in state.values()):
+            raise StudioError(p, "the lip model's weights hold NaN or infinite values")
+        return cls(net.eval(), points, mel, meta, p)
+
+
+def shipped_model_path() -> Path:
+    """The model that ships in resources/ (the studio's default driver)."""
+    return resources_dir() / SHIPPED
+
+
+def canonical_lips(expression: np.ndarray, canonical: np.ndarray, regions: RegionSet,
+                   points: np.ndarray) -> np.ndarray:
+    """(T, P, 3) a face's lip motion in the shared space: w ⊙ E / mouth width."""
+    w = lower_face_weight(canonical, regions)[points]
+    return (np.asarray(expression)[:, points] * w[None, :, None]
+            / mouth_width(canonical, regions)).astype(np.float32)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two signals; NaN when either is constant."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) < 3 or np.ptp(a) < 1e-9 or np.ptp(b) < 1e-9:
+        return float("nan")
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+
+def best_lag(pred: np.ndarray, truth: np.ndarray, max_lag: int = 8) -> int:
+    """k maximising corr(pred[t], truth[t + k]): k > 0 means the truth is late."""
+    best, arg = -np.inf, 0
+    n = len(pred)
+    for k in range(-max_lag, max_lag + 1):
+        lo, hi = max(0, -k), min(n, n - k)
+        if hi - lo < 8:
+            continue
+        r = pearson(pred[lo:hi], truth[lo + k:hi + k])
+        if np.isfinite(r) and r > best:
+            best, arg = r, k
+    return arg
+
+
+def shift(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` delayed by ``k`` frames along the first axis (advanced when k < 0),
+    edges held."""
+    if k == 0 or len(values) == 0:
+        return values
+    return values[np.clip(np.arange(len(values)) - k, 0, len(values) - 1)]
+
+
+def fit_style(predicted: np.ndarray, truth: np.ndarray, shrink: float = 1.0) -> np.ndarray:
+    """(k, k) map A with truth ≈ predicted · A: a speaker's own way of moving, from their
+    footage, shrunk towards the identity (``shrink`` · mean energy per coefficient)."""
+    c = np.asarray(predicted, np.float64)
+    y = np.asarray(truth, np.float64)
+    k = c.shape[1]
+    gram = c.T @ c
+    lam = shrink * max(np.trace(gram) / k, 1e-9)
+    return np.linalg.solve(gram + lam * np.eye(k), c.T @ y + lam * np.eye(k)).astype(np.float32)
+
+
+@dataclass
+class LearnedDriver:
+    """The lip model as a driver: dub sound (+ its alignment for p/b/m) → LipMotion."""
+
+    model: LipModel
+    style: np.ndarray | None = None  # (k, k) from the speaker's own footage
+    lead: float = 0.0  # seconds by which this speaker's lips are later than the model's
+    name: str = NAME
+    max_lead: float = 0.2  # the most a speaker's own timing may move the model's
+
+    @classmethod
+    def load(cls, path: str | Path | None, regions: RegionSet) -> LearnedDriver:
+        """The model at ``path`` (None: the one shipped with the studio)."""
+        return cls(LipModel.load(shipped_model_path() if path is None else path, regions))
+
+    def visemes(self, alignment: Alignment | None, library: VisemeLibrary | None,
+                frame_count: int, fps: float, canonical: np.ndarray, regions: RegionSet
+                ) -> tuple[np.ndarray | None, LipMotion | None]:
+        """(the viseme driver's motion in the shared space, its LipMotion), or Nones."""
+        if library is None or alignment is None:
+            return None, None
+        lips = VisemeDriver(library).motion(alignment, frame_count, fps)
+        vis = lips.delta[:, self.model.points] / mouth_width(canonical, regions)
+        return vis.astype(np.float32), lips
+
+    def adapt(self, samples: np.ndarray, expression: np.ndarray, validity: np.ndarray,
+              fps: float, canonical: np.ndarray, regions: RegionSet, *,
+              alignment: Alignment | None = None, library: VisemeLibrary | None = None
+              ) -> int:
+        """Fit the speaker's style on their own speaking footage (its sound and, when
+        given, its alignment); returns the frames used (0: too few, no style)."""
+        n = len(expression)
+        vis, _ = self.visemes(alignment, library, n, fps, canonical, regions)
+        coef = self.model.coefficients(samples, n, fps, vis)
+        gate = speech_gate(sound_features(samples, self.model.mel),
+                           frame_positions(n, fps, self.model.mel))
+        valid = np.asarray(validity) == 1
+        use = valid & (gate > 0.5)
+        self.style, self.lead = None, 0.0
+        if use.sum() < 2 * fps:  # under two seconds of speech: nothing to learn from
+            return 0
+        truth = self.model.project(canonical_lips(expression, canonical, regions,
+                                                  self.model.points))
+        # the speaker's own timing: how much later than the model their lips move
+        lag = best_lag(self._opening(coef, valid, regions),
+                       self._opening(truth, valid, regions), int(round(self.max_lead * fps)))
+        moved = shift(coef, lag)
+        self.style = fit_style(moved[use], truth[use])
+        self.lead = lag / fps
+        return int(use.sum())
+
+    def _opening(self, coef: np.ndarray, valid: np.ndarray, regions: RegionSet
+                 ) -> np.ndarray:
+        """The inner-lip opening change of coefficients, untracked frames at the mean."""
+        lm = regions.landmarks
+        up, low = (int(np.searchsorted(self.model.points, lm[k]))
+                   for k in ("upper_lip_inner", "lower_lip_inner"))
+        lips = self.model.shapes(coef)
+        o = lips[:, low, 1] - lips[:, up, 1]
+        return np.where(valid, o, o[valid].mean() if valid.any() else 0.0)
+
+    def motion(self, samples: np.ndarray, frame_count: int, fps: float,
+               canonical: np.ndarray, regions: RegionSet,
+               alignment: Alignment | None = None, library: VisemeLibrary | None = None
+               ) -> LipMotion:
+        """ΔE (T, N, 3) for the dub on this face, and the p/b/m closures of its alignment
+        (with ``library``, the viseme trajectory is also the model's second input)."""
+        feats = sound_features(np.asarray(samples, np.float32), self.model.mel)
+        return self.motion_of(feats, frame_count, fps, canonical, regions, alignment, library)
+
+    def motion_of(self, feats: torch.Tensor, frame_count: int, fps: float,
+                  canonical: np.ndarray, regions: RegionSet,
+                  alignment: Alignment | None = None, library: VisemeLibrary | None = None
+                  ) -> LipMotion:
+        """:meth:`motion` from the sound's features (:func:`sound_features`)."""
+        n = regions.n_points
+        delta = np.zeros((frame_count, n, 3), np.float32)
+        if frame_count == 0 or not np.isfinite(fps) or fps <= 0:
+            return LipMotion(delta, np.zeros(frame_count, np.float32))
+        m = self.model
+        vis, phones = self.visemes(alignment, library, frame_count, fps, canonical, regions)
+        coef = m.coefficients_of(feats, frame_count, fps, vis)
+        if self.style is not None:
+            coef = shift(coef, int(round(self.lead * fps))) @ self.style
+        coef *= speech_gate(feats, frame_positions(frame_count, fps, m.mel))[:, None]
+        moves = lower_face_weight(canonical, regions)[m.points] > 0
+        lips = m.shapes(coef) * (mouth_width(canonical, regions) * moves)[None, :, None]
+        delta[:, m.points] = lips
+        if phones is None:
+            return LipMotion(delta, np.zeros(frame_count, np.float32))
+        # p/b/m close fully where the alignment has them: the viseme driver's closed shape,
+        # blended in over the frame either side
+        near = np.maximum(phones.hold, 0.5 * np.maximum(shift(phones.hold, 1),
+                                                        shift(phones.hold, -1)))
+        k = near[:, None, None]
+        return LipMotion((1 - k) * delta + k * phones.delta, phones.hold)
