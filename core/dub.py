@@ -51,6 +51,7 @@ from core.tracking.base import get_tracker
 from core.tracking.selection import Box
 
 IMAGE_FPS = 25.0
+DEFAULT_DRIVER = "learned"  # the lip model shipped in resources/lipsync/
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class DubTake:
     emotion_clips: list[EmotionClip] = field(default_factory=list)
     emotion_sources: dict[str, np.ndarray] = field(default_factory=dict)
     ramp_ms: float = 40.0
+    # the source's own speech (16 kHz samples, its alignment), for the lip model's style
+    source_speech: tuple[np.ndarray, Alignment | None] | None = None
 
     def __post_init__(self) -> None:
         self.fps = IMAGE_FPS if self.source.is_image else self.source.fps
@@ -197,23 +200,57 @@ class DubTake:
         return self.edited
 
     def use_driver(self, name: str) -> None:
-        """Drive the lips with "visemes" or "audio2exp:<model file>" (a fine-tuned adapter)."""
+        """Drive the lips with "learned" (the shipped lip model, or "learned:<model file>"),
+        "visemes" or "audio2exp:<model file>" (a fine-tuned adapter).
+
+        A learned model that cannot serve (corrupt, another version, other keypoints) is
+        refused with a warning naming the file, and the take falls back to the visemes.
+        """
         if name == "visemes":
             self.lips = self.viseme_lips
+        elif name == "learned" or name.startswith("learned:"):
+            try:
+                self.lips = self._learned_motion(name.split(":", 1)[1] if ":" in name else None)
+            except StudioError as exc:
+                self.warnings.append(f"{exc}; the lips follow the visemes instead")
+                self.lips, name = self.viseme_lips, "visemes"
         elif name.startswith("audio2exp:"):
             from core.motion.audio2exp import Audio2ExpDriver
 
             adapter = Audio2ExpDriver.load(name.split(":", 1)[1], self.regions)
             expression = self.cache.expression(self.source_index)
-            # a residual adapter corrects the viseme driver on the dub's own phones
+            # a residual adapter corrects its base driver (the lip model, or the visemes of
+            # an older adapter) on the dub's own sound and phones
             self.lips = adapter.motion(self.dub, expression, self.lip_weight,
                                        self.frame_count, self.fps,
-                                       alignment=self.dub_alignment, library=self.library)
+                                       alignment=self.dub_alignment, library=self.library,
+                                       canonical=self.cache.canonical, regions=self.regions)
         else:
-            raise ValueError(f"unknown driver {name!r}; use visemes or audio2exp:<model>")
+            raise ValueError(f"unknown driver {name!r}; use learned, visemes or "
+                             "audio2exp:<model>")
         self.driver_name = name
         self._composer_cache = None
         self.update()
+
+    def _learned_motion(self, path: str | None) -> LipMotion:
+        """The lip model's motion for the dub, in this speaker's style and timing when the
+        source is a video with speech (fitted on the speaker's own footage). A dub the
+        analysis found no speech in (silence, music) keeps the lips at rest, as the
+        visemes do."""
+        from core.motion.lipsync import LearnedDriver
+
+        driver = LearnedDriver.load(path, self.regions)
+        if self.dub_alignment is None:  # a silent dub, or no speech in it: lips at rest
+            return LipMotion(np.zeros_like(self.viseme_lips.delta),
+                             np.zeros_like(self.viseme_lips.hold))
+        if self.source_speech is not None:
+            samples, alignment = self.source_speech
+            driver.adapt(samples, self.cache.expression(), np.asarray(self.cache.validity),
+                         self.cache.fps, self.cache.canonical, self.regions,
+                         alignment=alignment, library=self.library)
+        return driver.motion(self.dub.samples, self.frame_count, self.fps,
+                             self.cache.canonical, self.regions,
+                             alignment=self.dub_alignment, library=self.library)
 
     def styled_words(self) -> list[StyledWord]:
         """Edited words as spans of output frames, moved earlier by the lips' lead."""
@@ -410,8 +447,12 @@ class DubResult:
 def speaker_library(
     source: Any, cache: KeypointCache, regions: RegionSet, cache_root: Path,
     progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+    speech_out: list | None = None,
 ) -> tuple[VisemeLibrary, list[str]]:
-    """The library learned from the source's own speech, else the default one."""
+    """The library learned from the source's own speech, else the default one.
+
+    ``speech_out`` (a list) receives the source's (16 kHz samples, alignment) when it has
+    speech: the lip model learns the speaker's style from the same footage."""
     default = default_library(cache.canonical, regions)
     notes: list[str] = []
     if source.is_image or not source.has_audio:
@@ -424,6 +465,8 @@ def speaker_library(
     own = align(speech.samples, None, cache_dir=cache_root / "align",
                 progress=None if progress is None else (lambda f: progress("learning", f, 1)),
                 cancel=cancel)
+    if speech_out is not None:
+        speech_out.append((speech.samples, own))
     lib = learn_library(cache.expression(), np.asarray(cache.validity), own, cache.fps,
                         cache.canonical, regions, default)
     cov = lib.coverage()
@@ -469,8 +512,10 @@ def open_take(
     language: str = "en",
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    driver: str = DEFAULT_DRIVER,
 ) -> DubTake:
-    """Analyse the source and the dub and set up a take; close it with ``take.close()``."""
+    """Analyse the source and the dub and set up a take driven by ``driver`` (see
+    :meth:`DubTake.use_driver`); close it with ``take.close()``."""
     options = options or DubOptions()
     source_path, audio_path = Path(source_path), Path(audio_path)
     text = read_transcript(transcript) if transcript is not None else None
@@ -497,13 +542,18 @@ def open_take(
                     f"{audio_path}: no speech found in the dub; the mouth stays relaxed"
                 )
                 alignment = None
-        library, notes = speaker_library(source, kp.cache, regions, root, progress, cancel)
+        speech: list = []
+        library, notes = speaker_library(source, kp.cache, regions, root, progress, cancel,
+                                         speech)
         warnings.extend(notes)
         if progress:
             progress("mouth bank", 0, 1)
         bank = build_bank(source, kp.cache, regions)
-        return DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
-                       warnings)
+        take = DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
+                       warnings, source_speech=speech[0] if speech else None)
+        if driver != "visemes":
+            take.use_driver(driver)
+        return take
     except BaseException:
         source.close()
         raise
@@ -525,6 +575,7 @@ def dub(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     edits: Callable[[DubTake], Any] | None = None,
+    driver: str = DEFAULT_DRIVER,
 ) -> DubResult:
     """Run the whole job: analyse, learn, drive, render and export ``output``.
 
@@ -540,7 +591,7 @@ def dub(
     take = open_take(
         source_path, audio_path, transcript=transcript, options=options,
         cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
-        language=language, progress=progress, cancel=cancel,
+        language=language, progress=progress, cancel=cancel, driver=driver,
     )
     try:
         if edits is not None:
@@ -653,12 +704,9 @@ def open_project_take(project: Any, progress: Progress | None = None,
         options=options_from_settings(s), cache_root=project.cache_dir, tracker=s["tracker"],
         face_index=s.get("face_index"),
         face_box=None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3]),
-        progress=progress, cancel=cancel,
+        progress=progress, cancel=cancel, driver=resolve_driver(s["driver"], project.folder),
     )
     try:
-        driver = resolve_driver(s["driver"], project.folder)
-        if driver != "visemes":
-            take.use_driver(driver)
         apply_project_edits(take, project)
     except BaseException:
         take.close()

@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="when the video outlasts the dub: play on with closed lips, or trim")
     d.add_argument("--no-idle", action="store_true",
                    help="portrait: no idle head motion or blinks")
+    d.add_argument("--driver", default="learned",
+                   help="what moves the lips: learned (the lip model trained on 36 speakers, "
+                        "default), visemes (mouth shapes per phone), learned:<model file> or "
+                        "audio2exp:<adapter file>")
     d.add_argument("--edits", type=Path,
                    help="word and emotion edits (JSON: {\"words\": [...], \"emotions\": [...]})")
     d.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (18 default)")
@@ -194,7 +198,7 @@ def _dub(args: argparse.Namespace) -> int:
             args.source, args.audio, output, transcript=args.transcript, options=options,
             settings=settings, cache_root=args.cache, tracker=args.tracker,
             face_index=args.face_index, face_box=args.face_box, language=args.language,
-            progress=bar, edits=edits,
+            progress=bar, edits=edits, driver=args.driver,
         )
     finally:
         bar.close()

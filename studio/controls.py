@@ -106,9 +106,11 @@ class ControlPanel(QWidget):
         form.addRow("β loudness", self.beta)
         form.addRow("smoothing", self.smoothing)
         self.driver = QComboBox()
+        self.driver.addItem("learned", "learned")
         self.driver.addItem("visemes", "visemes")
-        self.driver.setToolTip("The lip driver: visemes, or an Audio2Exp adapter trained on "
-                               "this project (Train menu)")
+        self.driver.setToolTip("The lip driver: the learned lip model (hears the sound; "
+                               "default), visemes (a mouth shape per phone), or an adapter "
+                               "fine-tuned on this project (Train menu)")
         self.renderer = QComboBox()
         self.renderer.addItems(list(RENDERERS))
         form.addRow("driver", self.driver)
@@ -214,7 +216,7 @@ class ControlPanel(QWidget):
         self.beta.show_value(float(settings["beta"]))
         self.smoothing.show_value(min(10.0, float(settings["smoothing"])))
         self.renderer.setCurrentText(str(settings.get("renderer", "warp")))
-        self.show_driver(str(settings.get("driver", "visemes")))
+        self.show_driver(str(settings.get("driver", "learned")))
 
     def driver_value(self) -> str:
         """The ``driver`` setting of the chosen entry."""

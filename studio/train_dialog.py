@@ -58,8 +58,9 @@ def driver_value(project_folder: Path, model: str | Path) -> str:
 
 
 def project_drivers(project: Any) -> list[tuple[str, str]]:
-    """(label, setting value) of every driver a project offers: visemes and its models."""
-    out = [("visemes", "visemes")]
+    """(label, setting value) of every driver a project offers: the learned lip model,
+    visemes and the project's fine-tuned adapters."""
+    out = [("learned", "learned"), ("visemes", "visemes")]
     models = Path(project.models_dir)
     if models.is_dir():
         for p in sorted(models.glob("audio2exp-*.safetensors")):

@@ -904,7 +904,7 @@ class MainWindow(QMainWindow):
         """The driver the take should have now: the project's, or visemes to compare."""
         if self.project is None or self.compare_action.isChecked():
             return "visemes"
-        return resolve_driver(str(self.project.settings.get("driver", "visemes")),
+        return resolve_driver(str(self.project.settings.get("driver", "learned")),
                               self.project.folder)
 
     def _sync_driver(self) -> None:

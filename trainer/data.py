@@ -9,10 +9,11 @@ S(E) of the lip points and the viseme driver's ΔE_vis around t, and together wi
 must give ΔE_t = E_t − S(E_t) = w ⊙ E_t there (the clip's closed neutral is zero: K_c's
 mouth is its closed frames). Only points with a lower-face weight w > 0 are kept.
 
-ΔE_vis is what the viseme driver makes of the clip's own audio: its alignment (recognised,
-cached like the project's own) through a viseme library learned, as a dub's would be, from
-the clip's footage, but from its *training* frames only, so that on the validation frames
-ΔE_vis is as much a prediction as it is on a dub.
+ΔE_vis is the base driver's motion for the clip's own audio: the shipped lip model's (the
+default base since format 3; it also hears the visemes below), or the viseme driver's: its
+alignment (recognised, cached like the project's own) through a viseme library learned, as
+a dub's would be, from the clip's footage, but from its *training* frames only, so that on
+the validation frames ΔE_vis is as much a prediction as it is on a dub.
 
 The reference S(E) comes from a *random other* frame of the same clip: S(E) still carries
 a little of the lips where 0 < w < 1, and a reference from another moment makes copying it
@@ -157,6 +158,25 @@ def viseme_motion(clip: ClipFeatures, library: VisemeLibrary | None, points: np.
     return np.ascontiguousarray(delta[:, q], np.float32)
 
 
+def base_motion(clip: ClipFeatures, library: VisemeLibrary | None, points: np.ndarray,
+                base: str) -> np.ndarray:
+    """The motion the adapter corrects, (T, Q, 3) on ``points``: the viseme driver's, or
+    the shipped lip model's on the clip's own sound ("learned")."""
+    if base == "visemes":
+        return viseme_motion(clip, library, points)
+    if base != "learned":
+        raise ValueError(f"unknown base driver {base!r}")
+    from core.motion.lipsync import LearnedDriver
+
+    regions = load_regions(clip.tracker)
+    driver = LearnedDriver.load(None, regions)
+    feats = log_mel(torch.from_numpy(np.asarray(clip.power, np.float32)), driver.model.mel)
+    lips = driver.motion_of(feats.T.contiguous(), clip.frame_count, clip.fps,
+                            np.asarray(clip.canonical, np.float32), regions,
+                            clip.alignment, library)
+    return np.ascontiguousarray(lips.delta[:, np.asarray(points, np.int64)], np.float32)
+
+
 def lip_points(canonical: np.ndarray, regions: RegionSet) -> tuple[np.ndarray, np.ndarray]:
     """Indices and weights of the points lip motion moves (lower-face weight > 0)."""
     w = lower_face_weight(canonical, regions)
@@ -269,7 +289,7 @@ class Corpus:
 
     def __init__(self, clips: Sequence[ClipFeatures], points: np.ndarray, mel: MelConfig,
                  *, val_share: float = 0.2, seq: int = 8, augment: Augment | None = None,
-                 val_span: tuple[float, float] | None = None) -> None:
+                 val_span: tuple[float, float] | None = None, base: str = "visemes") -> None:
         if not clips:
             raise ValueError("no clips to train on")
         self.clips = list(clips)
@@ -298,7 +318,7 @@ class Corpus:
             ok = np.asarray(c.validity) == 1
             lib = clip_library(c, is_train)
             self.libraries.append(lib)
-            vis.append(viseme_motion(c, lib, self.points))
+            vis.append(base_motion(c, lib, self.points, base))
             clip_lo.append(np.full(t, f0))
             clip_hi.append(np.full(t, f0 + t))
             powers.append(c.power)
@@ -483,6 +503,7 @@ def load_corpus(
     folds: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    base: str = "visemes",
 ) -> list[Corpus]:
     """Features of every clip and the corpora of ``folds`` folds (see :func:`fold_corpora`);
     the lip points are the first clip's unless ``points`` (a resumed model's) are given."""
@@ -496,4 +517,4 @@ def load_corpus(
     if points is None:
         points = feats[0].points
     return fold_corpora(feats, points, mel, folds, val_share=val_share, seq=seq,
-                        augment=augment)
+                        augment=augment, base=base)

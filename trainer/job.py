@@ -108,12 +108,13 @@ def run_job(req: JobRequest, emit: Emit | None = print_json) -> tuple[TrainResul
                     "basis", "vis_context", "folds", "seeds", "seed"):
             if key in saved:
                 setattr(cfg, key, type(getattr(cfg, key))(saved[key]))
+        cfg.base = str(meta.get("base", "visemes"))  # a resumed run keeps what it corrects
         if "folds" not in saved:  # made before cross-validation: one net, one split
             cfg.folds, cfg.seeds = 1, 1
     with CancelFlag(run / CANCEL_FILE) as cancel:
         emit({"event": "features", "clips": [str(c) for c in clips]})
         corpus = load_corpus(
-            clips, cache_dir, tracker=tracker, points=points, folds=cfg.folds,
+            clips, cache_dir, tracker=tracker, points=points, folds=cfg.folds, base=cfg.base,
             progress=lambda name, d, t: emit({"event": "tracking", "clip": name,
                                               "done": d, "total": t}),
             cancel=cancel,

@@ -76,7 +76,8 @@ class TrainConfig:
     hidden: int = 16
     dropout: float = 0.5
     basis: int = 6  # lip-motion modes the output is limited to (0 = every point free)
-    vis_context: int = 2  # residual on the viseme driver, seen ±frames (-1: absolute ΔE)
+    vis_context: int = 2  # residual on the base driver, seen ±frames (-1: absolute ΔE)
+    base: str = "learned"  # the driver the adapter corrects: "learned" or "visemes"
     folds: int = 5  # blocks of the footage for cross-validation (≤ 1: last 20 % validates)
     seeds: int = 1  # nets per fold (differently initialised and sampled), all averaged
     losses: LossWeights = field(default_factory=LossWeights)
@@ -303,7 +304,7 @@ def train(
             "format": FORMAT, "version": VERSION, "step": at, "status": status,
             "backend": BACKEND, "tracker": tracker, "n_points_total": regions.n_points,
             "points": [int(i) for i in corpus.points], "mel": corpus.mel.to_json(),
-            "model": mcfg.to_json(), "train": cfg.to_json(),
+            "model": mcfg.to_json(), "train": cfg.to_json(), "base": cfg.base,
             "alpha": alpha_at(at - 1, ramp) if at else 0.0,
             "val": val_now, "initial_val": initial_val,
             "best_val": best_val if math.isfinite(best_val) else None, "best_step": best_step,

@@ -49,7 +49,8 @@ from core.motion.driver import LipMotion, VisemeDriver
 from core.motion.library import VisemeLibrary
 
 FORMAT = "studio-audio2exp"
-VERSION = 2  # 2: residual on the viseme driver (model.vis_context); 1: absolute ΔE
+VERSION = 3  # 3: "base" names the driver corrected (learned | visemes); 2: residual on the
+# viseme driver (model.vis_context); 1: absolute ΔE
 METADATA_KEY = "audio2exp"
 BACKEND = "landmarks"  # the keypoint backend of every tracker we have; liveportrait later
 
@@ -149,13 +150,19 @@ class Audio2ExpDriver:
         return cls(model, points, mel, meta, p)
 
     @property
+    def base(self) -> str:
+        """The driver a residual adapter corrects: "learned" (format 3) or "visemes"."""
+        return str(self.meta.get("base", "visemes"))
+
+    @property
     def residual(self) -> bool:
         """True when the model corrects the viseme driver (needs alignment and library)."""
         return self.model.cfg.residual
 
     def motion(self, dub_audio16k: Audio | np.ndarray, expression: np.ndarray,
                lip_weight: np.ndarray, frame_count: int, fps: float, *,
-               alignment: Alignment | None = None, library: VisemeLibrary | None = None
+               alignment: Alignment | None = None, library: VisemeLibrary | None = None,
+               canonical: np.ndarray | None = None, regions: RegionSet | None = None
                ) -> LipMotion:
         """ΔE (frame_count, N, 3) for the dub, zero off the lip points.
 
@@ -185,8 +192,17 @@ class Audio2ExpDriver:
         if frame_count == 0 or not math.isfinite(fps) or fps <= 0:
             return LipMotion(np.zeros((frame_count, n, 3), np.float32),
                              np.zeros(frame_count, np.float32))
-        if self.residual:
+        if self.residual and self.base == "learned":
+            if canonical is None or regions is None:
+                raise ValueError(f"{self.path or 'this adapter'} corrects the learned lip "
+                                 "model: pass the face's canonical shape and regions")
+            from core.motion.lipsync import LearnedDriver
+
+            base = LearnedDriver.load(None, regions).motion(
+                samples, frame_count, fps, canonical, regions, alignment, library)
+        if self.residual and self.base != "learned":
             base = VisemeDriver(library).motion(alignment, frame_count, fps)
+        if self.residual:
             if base.delta.shape[1:] != (n, 3):
                 raise ValueError("the viseme library does not fit this face's keypoints")
             delta, hold = base.delta.astype(np.float32, copy=True), base.hold

@@ -56,10 +56,9 @@ def read_json_file(path: Path) -> Any:
 def resolve_driver(driver: str, folder: Path) -> str:
     """The driver setting with a trained adapter's path made absolute: a project keeps it
     relative to its folder, so the folder can move."""
-    if driver.startswith("audio2exp:"):
-        model = Path(driver.split(":", 1)[1])
-        if not model.is_absolute():
-            return f"audio2exp:{folder / model}"
+    kind, _, model = driver.partition(":")
+    if kind in ("audio2exp", "learned") and model and not Path(model).is_absolute():
+        return f"{kind}:{folder / model}"
     return driver
 
 

@@ -170,7 +170,7 @@ SETTINGS: dict[str, Any] = {
     "smoothing": Number(0, None, 0.5),
     "av_offset_frames": Int(-10, 10, 0),
     "word_ramp_ms": Number(0, 1000, 40.0),
-    "driver": Text("visemes"),
+    "driver": Text("learned"),
     "renderer": Choice(RENDERERS, "warp"),
     "tracker": Choice(TRACKERS, "mediapipe"),
     "face_index": Int(0, None, None, nullable=True),
