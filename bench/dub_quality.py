@@ -61,7 +61,8 @@ from core.motion.coarticulation import ANTICIPATION
 from core.motion.compose import compose
 from core.motion.driver import VisemeDriver
 from core.motion.library import VisemeLibrary, default_library, learn_library
-from core.motion.mouth import closed_rest, lower_face_weight
+from core.motion.mouth import closed_rest, lower_face_weight, mouth_width
+from core.motion.visemes import CLOSURES, viseme_of
 from core.paths import user_cache_dir
 from core.render.mouth import MouthFill
 from core.render.warp import WarpRenderer
@@ -73,6 +74,8 @@ MAX_LAG = 8
 SMOOTHING = 0.5  # DubOptions' default
 TARGET_CORR = 0.7
 TARGET_OFFSET = 1
+TARGET_LEARNED_CORR = 0.55  # issue 13's targets for the learned lip model
+TARGET_DIST = 2.5
 REG = load_regions("mediapipe")
 LIPS = np.concatenate([REG["lips_outer"], REG["lips_inner"]])
 EYES = (33, 263)
@@ -97,6 +100,8 @@ class Clip:
     train_alignment: Alignment  # its phones inside the training span
     lip_weight: np.ndarray
     rest: np.ndarray
+    seg_audio: np.ndarray  # the held-out segment's 16 kHz samples
+    train_audio: np.ndarray  # the training span's
 
 
 def phones_within(al: Alignment, lo: float, hi: float) -> Alignment:
@@ -131,6 +136,7 @@ def prepare(name: str, data, root) -> Clip:
         name, source, cache, fps, split, frames, cache.expression(frames),
         cache.points(frames), validity[split:] == 1, envelope, library, library.coverage(),
         seg, whole, train, lower_face_weight(canonical, REG), closed_rest(canonical, REG),
+        speech.samples[cut:], speech.samples[:cut],
     )
 
 
@@ -155,6 +161,32 @@ def viseme_edit(c: Clip, *, clip_phones: bool = False, anticipation: float = ANT
         delta, hold = lips.delta, lips.hold
     return compose(c.expression, delta, c.lip_weight, alpha=alpha, smoothing=smoothing,
                    hold=hold, rest=c.rest)
+
+
+@functools.cache
+def _lip_model():
+    from core.motion.lipsync import LipModel, shipped_model_path
+
+    return LipModel.load(shipped_model_path(), REG)
+
+
+def learned_edit(c: Clip, *, phones: bool = True, style: bool = False,
+                 smoothing: float = SMOOTHING) -> np.ndarray:
+    """The learned lip driver on the held-out segment's sound (and its re-aligned phones
+    unless ``phones`` is False); ``style``: fitted on the training span's own footage."""
+    from core.motion.lipsync import LearnedDriver
+
+    driver = LearnedDriver(_lip_model())
+    if style:
+        driver.adapt(c.train_audio, c.cache.expression(slice(0, c.split)),
+                     np.asarray(c.cache.validity)[:c.split], c.fps, c.cache.canonical, REG,
+                     alignment=c.train_alignment if phones else None,
+                     library=c.library if phones else None)
+    lips = driver.motion(c.seg_audio, len(c.frames), c.fps, c.cache.canonical, REG,
+                         alignment=c.seg_alignment if phones else None,
+                         library=c.library if phones else None)
+    return compose(c.expression, lips.delta, c.lip_weight, alpha=1.0, smoothing=smoothing,
+                   hold=lips.hold, rest=c.rest)
 
 
 def replay_edit(c: Clip) -> np.ndarray:
@@ -236,6 +268,11 @@ def figures(c: Clip, edited: np.ndarray, render: bool) -> dict[str, float | None
     lag_p, lag_t = best_lag(op_pred, c.envelope), best_lag(op_true, c.envelope)
     offset = None if lag_p is None or lag_t is None else lag_p - lag_t
     to_truth = best_lag(op_pred[ok], op_true[ok])
+    mw = mouth_width(cache.canonical, REG)
+    pbm = [int((p.start + p.end) / 2 * c.fps) for p in c.seg_alignment.phones
+           if viseme_of(p.label) in CLOSURES]
+    pbm = [f for f in pbm if 0 <= f < len(ok) and ok[f]]
+    closure = None if not pbm else float(np.mean(op_pred[pbm]) / mw * 100)
     ssim = None
     if render:
         renderer = WarpRenderer(REG)
@@ -252,7 +289,7 @@ def figures(c: Clip, edited: np.ndarray, render: bool) -> dict[str, float | None
         ssim = float(np.mean(scores))
     return {"dist": dist, "corr": None if not np.isfinite(corr) else corr,
             "offset": offset, "lag_pred_env": lag_p, "lag_true_env": lag_t,
-            "lag_to_truth": to_truth, "ssim": ssim}
+            "lag_to_truth": to_truth, "ssim": ssim, "pbm_open": closure}
 
 
 def fmt(v, spec: str) -> str:
@@ -270,7 +307,7 @@ def mean_abs_offset(rows: list[dict]) -> float | None:
 
 
 METHODS = ("source (ceiling)", "replay train lips", "closed (α=0)", "visemes",
-           "visemes, clip phones")
+           "visemes, clip phones", "learned, sound only", "learned", "learned + style")
 
 
 def run(clips: list[Clip], render: bool) -> dict[str, dict[str, dict]]:
@@ -282,27 +319,34 @@ def run(clips: list[Clip], render: bool) -> dict[str, dict[str, dict]]:
             "closed (α=0)": closed_edit(c),
             "visemes": viseme_edit(c),
             "visemes, clip phones": viseme_edit(c, clip_phones=True),
+            "learned, sound only": learned_edit(c, phones=False),
+            "learned": learned_edit(c),
+            "learned + style": learned_edit(c, style=True),
         }
         for m, e in edits.items():
-            table[m][c.name] = figures(c, e, render and m != "visemes, clip phones")
+            table[m][c.name] = figures(c, e, render and m in ("source (ceiling)",
+                                                              "replay train lips",
+                                                              "closed (α=0)", "visemes",
+                                                              "learned"))
     return table
 
 
 def print_table(table: dict[str, dict[str, dict]], names: list[str]) -> None:
     print(f"{'method':<22} {'clip':<19} {'dist %IOD':>9} {'corr':>6} {'off fr':>6} {'ssim':>6}"
-          f" {'lag p/t':>7} {'→truth':>6}")
+          f" {'lag p/t':>7} {'→truth':>6} {'p/b/m open %mw':>14}")
     for m, per in table.items():
         for n in names:
             r = per[n]
             print(f"{m:<22} {n:<19} {r['dist']:9.2f} {fmt(r['corr'], '6.3f'):>6} "
                   f"{fmt(r['offset'], '+6d'):>6} {fmt(r['ssim'], '6.4f'):>6} "
                   f"{fmt(r['lag_pred_env'], '+d'):>3}/{fmt(r['lag_true_env'], '+d'):<3} "
-                  f"{fmt(r['lag_to_truth'], '+6d'):>6}")
+                  f"{fmt(r['lag_to_truth'], '+6d'):>6} {fmt(r['pbm_open'], '14.1f'):>14}")
         rows = list(per.values())
         corr, off, ssim = (mean_of(rows, k) for k in ("corr", "offset", "ssim"))
         print(f"{m:<22} {'MEAN':<19} {mean_of(rows, 'dist'):9.2f} {fmt(corr, '6.3f'):>6} "
               f"{fmt(off, '+6.2f'):>6} {fmt(ssim, '6.4f'):>6} {'':7} "
-              f"{fmt(mean_of(rows, 'lag_to_truth'), '+6.2f'):>6}   "
+              f"{fmt(mean_of(rows, 'lag_to_truth'), '+6.2f'):>6} "
+              f"{fmt(mean_of(rows, 'pbm_open'), '14.1f'):>14}   "
               f"|off| {fmt(mean_abs_offset(rows), '.2f')}")
         print()
 
@@ -391,9 +435,23 @@ def main() -> None:
           f"{'met' if corr is not None and corr >= TARGET_CORR else 'MISSED'}); "
           f"offset 0 ± {TARGET_OFFSET} frame (visemes mean {fmt(off, '+.2f')}, "
           f"{'met' if off is not None and abs(off) <= TARGET_OFFSET else 'MISSED'})")
+    for m in ("learned", "learned + style"):
+        per = table[m]
+        lc = mean_of(list(per.values()), "corr")
+        ld = mean_of(list(per.values()), "dist")
+        beats = all((per[n]["corr"] or -1) > (v[n]["corr"] or -1) for n in names)
+        lags = [per[n]["lag_to_truth"] for n in names]
+        print(f"{m}: opening correlation {fmt(lc, '.3f')} (target ≥ {TARGET_LEARNED_CORR}: "
+              f"{'met' if lc is not None and lc >= TARGET_LEARNED_CORR else 'MISSED'}), "
+              f"better than visemes on every clip: {'yes' if beats else 'NO'}; lip distance "
+              f"{fmt(ld, '.2f')} % IOD (target ≤ {TARGET_DIST}: "
+              f"{'met' if ld is not None and ld <= TARGET_DIST else 'MISSED'}); lags to the "
+              f"truth {lags} (target 0 ± 1: "
+              f"{'met' if all(x is not None and abs(x) <= 1 for x in lags) else 'MISSED'})")
     out = {"clips": names, "train_share": TRAIN_SHARE,
            "table": {m: {"per_clip": per, "mean": {k: mean_of(list(per.values()), k)
-                                                   for k in ("dist", "corr", "offset", "ssim")}}
+                                                   for k in ("dist", "corr", "offset", "ssim",
+                                                             "lag_to_truth", "pbm_open")}}
                      for m, per in table.items()}}
     if args.sweep:
         print()

@@ -1,6 +1,7 @@
 """The Train menu driven offscreen: a short fine-tune from the dialog runs as its own
 process, fills the loss plot and adds the trained adapter as a driver choice (undoable, and
-compared with visemes in the preview); a cancelled run keeps a loadable checkpoint."""
+compared with visemes in the preview); the adapter corrects the learned lip model; a
+cancelled run keeps a loadable checkpoint."""
 
 from __future__ import annotations
 
@@ -62,12 +63,18 @@ def start_from_dialog(qtbot, win, steps: int):
     return win.train_panel
 
 
-def test_train_adds_the_adapter_as_a_driver_and_undo_restores_visemes(qtbot, window):
+def test_train_adds_the_adapter_as_a_driver_and_undo_restores_the_lip_model(qtbot, window):
     qtbot.waitUntil(lambda: window.take is not None and window.job is None,
                     timeout=ANALYSIS_TIMEOUT_MS)
     j = mid_frame(window, word_index(window, "duck"))
+    learned = picture(qtbot, window, j)
+    assert window.take.driver_name == "learned"  # the default driver
+    window.compare_action.trigger()
     visemes = picture(qtbot, window, j)
-    assert window.controls.driver.count() == 1
+    window.compare_action.trigger()
+    assert np.array_equal(picture(qtbot, window, j), learned)
+    assert not np.array_equal(learned, visemes)
+    assert window.controls.driver.count() == 2
 
     ended = []
     window.train_finished.connect(lambda outcome, what: ended.append((outcome, what)))
@@ -83,18 +90,20 @@ def test_train_adds_the_adapter_as_a_driver_and_undo_restores_visemes(qtbot, win
 
     combo = window.controls.driver
     labels = [combo.itemText(i) for i in range(combo.count())]
-    assert labels[0] == "visemes" and labels[1].startswith("audio2exp (trained ")
+    assert labels[:2] == ["learned", "visemes"]
+    assert labels[2].startswith("audio2exp (trained ")
     assert window.project.settings["driver"] == f"audio2exp:models/{model.name}"
-    assert combo.currentIndex() == 1
+    assert combo.currentIndex() == 2
     adapter = picture(qtbot, window, j)
     assert window.take.driver_name == f"audio2exp:{model}"
-    # the adapter corrects the visemes; a run whose best is step 0 keeps them exactly
+    # the adapter corrects the lip model; a run whose best is step 0 keeps it exactly
     from core.motion.audio2exp import read_metadata
 
+    assert read_metadata(model)["base"] == "learned"
     if read_metadata(model).get("weights_step", 0) > 0:
-        assert not np.array_equal(adapter, visemes), "the adapter did not change the frame"
+        assert not np.array_equal(adapter, learned), "the adapter did not change the frame"
     else:
-        assert np.array_equal(adapter, visemes)
+        assert np.array_equal(adapter, learned)
 
     # the A/B against visemes renders the same frame with the viseme driver, then back
     window.compare_action.trigger()
@@ -103,14 +112,14 @@ def test_train_adds_the_adapter_as_a_driver_and_undo_restores_visemes(qtbot, win
     assert np.array_equal(picture(qtbot, window, j), adapter)
 
     window.undo_action.trigger()
-    assert window.project.settings["driver"] == "visemes" and combo.currentIndex() == 0
-    assert np.array_equal(picture(qtbot, window, j), visemes)
-    combo.setCurrentIndex(1)  # choosing the entry again, as a user would
-    combo.activated.emit(1)
+    assert window.project.settings["driver"] == "learned" and combo.currentIndex() == 0
+    assert np.array_equal(picture(qtbot, window, j), learned)
+    combo.setCurrentIndex(2)  # choosing the entry again, as a user would
+    combo.activated.emit(2)
     assert window.project.settings["driver"] == f"audio2exp:models/{model.name}"
     assert np.array_equal(picture(qtbot, window, j), adapter)
     window.undo_action.trigger()
-    assert np.array_equal(picture(qtbot, window, j), visemes)
+    assert np.array_equal(picture(qtbot, window, j), learned)
 
 
 def test_cancel_keeps_a_loadable_checkpoint_and_the_window_usable(qtbot, window):

@@ -1,0 +1,82 @@
+"""Leave-speakers-out cross-validation of the learned lip model on ../shared/corpus.
+
+Speakers are split into --folds groups; each fold trains the shipped recipe (the lags and
+dropped clips recorded in the shipped model's file, the same settings) on the other groups
+and scores the held-out speakers' clips as published (no lag correction), beside the
+viseme driver (default library, the clip's own recognised phones) on the same frames:
+  corr   Pearson correlation of the inner-lip opening with the tracked truth
+  dist   mean 2-D distance of the lip contour points, % of the inter-ocular distance
+  lag    the lag of the best cross-correlation of the predicted opening with the truth
+         (positive: the truth is late)
+    python bench/lip_model_cv.py [--folds 6] [--steps 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from _data import need_data
+
+from core.keypoints.regions import load_regions
+from core.motion.audio2exp_model import MelConfig
+from core.motion.lipsync import LipModel, shipped_model_path
+from core.paths import user_cache_dir
+from trainer import lipsync as L
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--folds", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=None, help="default: the shipped model's")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    corpus = need_data().parent / "corpus"
+    shipped = LipModel.load(shipped_model_path(), load_regions("mediapipe"))
+    meta = shipped.meta
+    steps = args.steps or int(meta.get("steps", 1500))
+    lags = {c["name"]: int(c["lag"]) for c in meta.get("clips", [])}
+    dropped = {c["name"] for c in meta.get("dropped", [])}
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.folds} "
+          f"folds by speaker, {steps} steps each; lags from {shipped_model_path().name}")
+    clips, _, points = L.prepare_corpus(corpus, user_cache_dir(), points=shipped.points)
+    for c in clips:
+        c.lag = lags.get(c.name, 0)
+    fold = L.speaker_folds(clips, args.folds, args.seed)
+    rows = []
+    print(f"{'fold':>4} {'clip':<48} {'frames':>6} {'learned corr':>12} {'visemes corr':>12} "
+          f"{'learned dist':>12} {'visemes dist':>12} {'lag l/v':>7}")
+    started = time.perf_counter()
+    for f in range(args.folds):
+        train = [c for c, k in zip(clips, fold, strict=True) if k != f and c.name not in dropped]
+        test = [c for c, k in zip(clips, fold, strict=True) if k == f]
+        model = L.new_model(train, points, MelConfig(), shipped.net.cfg)
+        L.train(model, train, L.TrainSettings(steps=steps, seed=args.seed))
+        fold_rows = []
+        for c in test:
+            a = L.score(L.predict_clip(model, c), c, points)
+            v = L.score(c.visemes, c, points)
+            fold_rows.append((a.corr, v.corr, a.dist, v.dist, a.lag, v.lag, c.frame_count))
+            print(f"{f:>4} {c.name[:48]:<48} {c.frame_count:>6} {a.corr:>12.3f} "
+                  f"{v.corr:>12.3f} {a.dist:>12.2f} {v.dist:>12.2f} {a.lag:>+3d}/{v.lag:<+3d}",
+                  flush=True)
+        r = np.array(fold_rows, float)
+        print(f"{f:>4} {'FOLD MEAN (' + str(len(test)) + ' clips)':<48} {int(r[:, 6].sum()):>6} "
+              f"{np.nanmean(r[:, 0]):>12.3f} {np.nanmean(r[:, 1]):>12.3f} "
+              f"{np.nanmean(r[:, 2]):>12.2f} {np.nanmean(r[:, 3]):>12.2f}", flush=True)
+        rows.extend(fold_rows)
+    r = np.array(rows, float)
+    w = r[:, 6]
+    ok = np.isfinite(r[:, 0]) & np.isfinite(r[:, 1])
+    print(f"\nall {len(rows)} clips: learned corr {np.nanmean(r[:, 0]):.3f} (frame-weighted "
+          f"{np.average(r[ok, 0], weights=w[ok]):.3f}), visemes {np.nanmean(r[:, 1]):.3f} "
+          f"({np.average(r[ok, 1], weights=w[ok]):.3f}); learned better on "
+          f"{int((r[ok, 0] > r[ok, 1]).sum())} of {int(ok.sum())}; dist {np.mean(r[:, 2]):.2f} "
+          f"vs {np.mean(r[:, 3]):.2f} % IOD; median lag learned {np.median(r[:, 4]):+.0f}, "
+          f"visemes {np.median(r[:, 5]):+.0f}; {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""The learned lip driver: the shipped model loads and is refused when damaged, it is
+deterministic, it is the default of a dub, and every control still works on top of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.dub import DubOptions, open_take
+from core.errors import StudioError
+from core.keypoints.decompose import mouth_opening
+from core.keypoints.regions import load_regions
+from core.motion.lipsync import (
+    METADATA_KEY,
+    LearnedDriver,
+    LipModel,
+    fit_style,
+    shipped_model_path,
+)
+from core.motion.mouth import inner_gap
+from core.motion.visemes import viseme_of
+from core.motion.words import WordStyle
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "resources" / "samples"
+PORTRAIT, SPEECH, TEXT = SAMPLES / "portrait.jpg", SAMPLES / "speech.wav", SAMPLES / "speech.txt"
+REG = load_regions("mediapipe")
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def take(cache_root):
+    t = open_take(PORTRAIT, SPEECH, transcript=TEXT, cache_root=cache_root)
+    yield t
+    t.close()
+
+
+def _rewrite(src: Path, dst: Path, meta_change) -> None:
+    """Copy a model with its metadata changed by ``meta_change(meta)``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = json.loads(f.metadata()[METADATA_KEY])
+    meta_change(meta)
+    save_file(load_file(str(src)), str(dst), {METADATA_KEY: json.dumps(meta)})
+
+
+def test_the_shipped_model_loads_and_is_small():
+    model = LipModel.load(shipped_model_path(), REG)
+    params = sum(p.numel() for p in model.net.parameters())
+    assert params <= 5_000_000
+    assert shipped_model_path().stat().st_size <= 20e6
+    assert model.meta["data"].endswith("corpus.json")
+    assert len(model.meta["clips"]) >= 30  # trained across the corpus' speakers
+
+
+@pytest.mark.parametrize("damage", ["truncated", "version", "version_text", "tracker",
+                                    "not_a_model"])
+def test_a_damaged_or_foreign_model_is_refused_naming_the_file(tmp_path, damage):
+    src = shipped_model_path()
+    bad = tmp_path / "lips.safetensors"
+    if damage == "truncated":
+        bad.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    elif damage == "version":
+        _rewrite(src, bad, lambda m: m.update(version=99))
+    elif damage == "version_text":
+        _rewrite(src, bad, lambda m: m.update(version="two"))
+    elif damage == "tracker":
+        _rewrite(src, bad, lambda m: m.update(tracker="face_alignment"))
+    else:
+        bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(StudioError) as err:
+        LipModel.load(bad, REG)
+    assert str(bad) in str(err.value)
+
+
+def test_the_same_input_gives_the_same_output(take):
+    a = LearnedDriver.load(None, REG).motion(take.dub.samples, take.frame_count, take.fps,
+                                             take.cache.canonical, REG,
+                                             alignment=take.dub_alignment, library=take.library)
+    b = LearnedDriver.load(None, REG).motion(take.dub.samples, take.frame_count, take.fps,
+                                             take.cache.canonical, REG,
+                                             alignment=take.dub_alignment, library=take.library)
+    np.testing.assert_array_equal(a.delta, b.delta)
+    np.testing.assert_array_equal(a.hold, b.hold)
+    assert np.abs(a.delta).max() > 0  # it does move the lips
+
+
+def test_a_dub_uses_the_learned_driver_by_default(take):
+    assert take.driver_name == "learned"
+    assert not any("visemes instead" in w for w in take.warnings)
+
+
+def _opening(take, options: DubOptions) -> np.ndarray:
+    return mouth_opening(take.cache.canonical[None] + take.compose(options), take.regions)
+
+
+def test_alpha_zero_closes_the_mouth(take):
+    closed = float(mouth_opening(take.cache.canonical + take.rest, take.regions))
+    assert np.all(_opening(take, DubOptions(alpha=0.0)) <= closed + 1e-5)
+    assert _opening(take, DubOptions()).max() > closed * 1.2 + 1e-3  # it opens at α = 1
+    take.compose(DubOptions())
+
+
+def test_bilabials_reach_closure(take):
+    from core.motion.coarticulation import ANTICIPATION
+
+    edited = take.compose(DubOptions(alpha=2.0, smoothing=1.0))
+    centres = [round(((p.start + p.end) / 2 - ANTICIPATION) * take.fps)
+               for p in take.dub_alignment.phones if viseme_of(p.label) == "PP"]
+    assert centres
+    gap = inner_gap(take.cache.canonical[None] + edited[centres], take.regions)
+    assert np.all(gap <= inner_gap(take.cache.canonical + take.rest, take.regions) + 1e-5)
+    take.compose(DubOptions())
+
+
+def test_a_word_opened_twice_opens_more_than_its_neighbours(take):
+    words = take.dub_alignment.words
+    i = max(range(1, len(words) - 1), key=lambda k: words[k].end - words[k].start)
+    base = _opening(take, DubOptions())
+    take.word_styles = {i: WordStyle(open=2.0)}
+    opened = _opening(take, DubOptions())
+    take.word_styles = {}
+    take.compose(DubOptions())
+
+    def span(k):
+        w = words[k]
+        return slice(int(w.start * take.fps), int(np.ceil(w.end * take.fps)))
+
+    gain = opened - base
+    assert gain[span(i)].max() > 0
+    for k in (i - 1, i + 1):
+        inside = np.zeros(take.frame_count, bool)
+        inside[span(k)] = True
+        inside[span(i)] = False
+        assert gain[inside].max(initial=0.0) < gain[span(i)].max()
+
+
+def test_silence_closes_the_mouth(take):
+    silence = np.zeros(16000 * 2, np.float32)
+    lips = LearnedDriver.load(None, REG).motion(silence, 50, 25.0, take.cache.canonical, REG)
+    assert np.abs(lips.delta).max() == 0.0
+
+
+def test_a_corrupt_model_falls_back_to_the_visemes_and_says_so(take, tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model at all")
+    take.use_driver(f"learned:{bad}")
+    try:
+        assert take.driver_name == "visemes"
+        assert any(str(bad) in w and "visemes" in w for w in take.warnings)
+        np.testing.assert_array_equal(take.lips.delta, take.viseme_lips.delta)
+    finally:
+        take.use_driver("learned")
+
+
+def test_style_map_is_the_identity_without_evidence_and_fits_a_gain():
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=(500, 4)).astype(np.float32)
+    a = fit_style(c, c * 1.5, shrink=0.01)
+    np.testing.assert_allclose(np.diag(a), 1.5, atol=0.05)
+    z = fit_style(np.zeros((10, 4), np.float32), np.zeros((10, 4), np.float32))
+    np.testing.assert_allclose(z, np.eye(4), atol=1e-6)
+
+
+def test_the_style_is_learned_from_a_speaking_video(shared_data, cache_root):
+    t = open_take(shared_data / "video" / "woman_glasses.mp4", SPEECH, transcript=TEXT,
+                  cache_root=cache_root)
+    try:
+        assert t.driver_name == "learned"
+        assert t.source_speech is not None
+        d = LearnedDriver.load(None, REG)
+        used = d.adapt(t.source_speech[0], t.cache.expression(), np.asarray(t.cache.validity),
+                       t.cache.fps, t.cache.canonical, REG)
+        assert used > 0 and d.style is not None and np.isfinite(d.style).all()
+    finally:
+        t.close()
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "zh"])
+def test_non_english_speech_moves_the_lips_and_silence_does_not(shared_data, take, language):
+    """The model hears sound, not English phones: with no transcript and no alignment the
+    mouth still opens and closes with the syllables."""
+    from core.media import load_audio
+
+    audio = load_audio(shared_data / "audio" / f"{language}_speech.wav", 16000)
+    frames = int(audio.duration * 25)
+    face = take.cache.canonical
+    lips = LearnedDriver.load(None, REG).motion(audio.samples, frames, 25.0, face, REG)
+    opening = mouth_opening(face[None] + lips.delta, REG)
+    iod = np.linalg.norm(face[33, :2] - face[263, :2])
+    assert np.ptp(opening) > 0.03 * iod  # syllables open the mouth
+    closed = opening <= opening.min() + 0.01 * iod
+    assert closed.any() and (~closed).sum() > frames // 4  # and it closes between them
+
+
+def test_a_short_tools_run_on_three_clips_lowers_its_validation_loss(tmp_path):
+    corpus = ROOT.parent / "shared" / "corpus"
+    if not (corpus / "corpus.json").is_file():
+        pytest.skip(f"../shared/corpus is absent: the training corpus belongs in {corpus}")
+    out = tmp_path / "lips.safetensors"
+    env = dict(os.environ, STUDIO_CACHE_DIR=str(tmp_path / "cache"))
+    run = subprocess.run(
+        [sys.executable, "tools/train_lip_model.py", "--out", str(out), "--clips",
+         "rizkiarm__LipNet__lbax4n.mpg,rizkiarm__LipNet__lbbc2a.mpg,"
+         "rizkiarm__LipNet__sbia1a.mpg", "--steps", "60", "--first-steps", "0",
+         "--validate", "1", "--threads", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    line = next(x for x in run.stdout.splitlines() if x.startswith("validation loss"))
+    before, after = (float(x.split()[0]) for x in line.split(": ")[1].split(", "))
+    assert after < before
+    model = LipModel.load(out, REG)
+    assert model.meta["validation"]["after"] == pytest.approx(after, abs=1e-6)
+    assert torch.isfinite(model.net.basis).all()
