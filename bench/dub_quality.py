@@ -1,4 +1,4 @@
-"""Lip-sync quality of the viseme dub, measured by a self re-dub of every shared clip.
+"""Lip-sync quality of the dub's drivers, measured by a self re-dub of every shared clip.
 
 For each clip in ../shared/data/video: track it, align its own audio by recognition, learn
 the viseme library from the first 60 % of the frames only (phones inside that span; the
@@ -29,7 +29,11 @@ K_t. Figures per clip:
          not count)
 Rows: the untouched source (ceiling: prediction = truth, rendered through the warp with
 K'_t = K_t), the source's own lips from the training span replayed over the held-out frames
-(moving, but not following this audio), the closed mouth (α = 0) and the viseme dub.
+(moving, but not following this audio), the closed mouth (α = 0), the viseme dub and the
+learned lip model (resources/lipsync; no clip here was in its training): on the sound alone,
+with the segment's phones too, and with the speaker's style and timing fitted on the
+training span (what a dub of this video gets). "p/b/m open" is the predicted inner-lip gap
+at the centre of the segment's p/b/m, in % of the mouth width.
 
 ``--sweep`` also varies the driver's anticipation (0, 30, 60, 90 ms; the library is learned
 at the shipped lead) and the composition's smoothing (0, 0.5, 1 frame), landmarks only.
@@ -163,11 +167,14 @@ def viseme_edit(c: Clip, *, clip_phones: bool = False, anticipation: float = ANT
                    hold=hold, rest=c.rest)
 
 
+LIP_MODEL: list[str] = []  # --lip-model: another model file than the shipped one
+
+
 @functools.cache
 def _lip_model():
     from core.motion.lipsync import LipModel, shipped_model_path
 
-    return LipModel.load(shipped_model_path(), REG)
+    return LipModel.load(LIP_MODEL[0] if LIP_MODEL else shipped_model_path(), REG)
 
 
 def learned_edit(c: Clip, *, phones: bool = True, style: bool = False,
@@ -411,7 +418,10 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="vary anticipation and smoothing")
     ap.add_argument("--no-render", action="store_true", help="skip the SSIM (no rendering)")
     ap.add_argument("--clips", default=",".join(CLIPS))
+    ap.add_argument("--lip-model", help="the learned driver's model file (default: shipped)")
     args = ap.parse_args()
+    if args.lip_model:
+        LIP_MODEL.append(args.lip_model)
     data = need_data()
     root = user_cache_dir()
     started = time.perf_counter()

@@ -215,7 +215,7 @@ def test_a_short_tools_run_on_three_clips_lowers_its_validation_loss(tmp_path):
     run = subprocess.run(
         [sys.executable, "tools/train_lip_model.py", "--out", str(out), "--clips",
          "rizkiarm__LipNet__lbax4n.mpg,rizkiarm__LipNet__lbbc2a.mpg,"
-         "rizkiarm__LipNet__sbia1a.mpg", "--steps", "60", "--first-steps", "0",
+         "rizkiarm__LipNet__sbia1a.mpg", "--steps", "60", "--lags", "none",
          "--validate", "1", "--threads", "1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]

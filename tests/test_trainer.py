@@ -311,8 +311,11 @@ def test_a_project_can_dub_with_the_trained_adapter(trained, shared_data, cache_
     result, _, _ = trained
     model = publish(result, tmp_path / "m.safetensors")
     samples = ROOT / "resources" / "samples"
+    # this adapter was trained on a corpus whose base is the viseme driver (Corpus' default)
+    assert result.meta["base"] == "visemes"
     take = open_take(shared_data / CLIP, samples / "speech.wav",
-                     transcript=samples / "speech.txt", cache_root=cache_root)
+                     transcript=samples / "speech.txt", cache_root=cache_root,
+                     driver="visemes")
     zero = build_model(ModelConfig(n_points=len(result.meta["points"]), basis=6,
                                    vis_context=2))
     save_weights(tmp_path / "zero.safetensors", zero.state_dict(),

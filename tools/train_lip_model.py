@@ -2,13 +2,15 @@
 
     python tools/train_lip_model.py                       # the shipped model (~15 min, 2 cores)
     python tools/train_lip_model.py --out /tmp/lips.safetensors --clips a.mp4,b.mp4,c.mp4 \
-        --steps 100 --first-steps 0 --validate 1           # a short run on three clips
+        --steps 100 --lags none --validate 1           # a short run on three clips
 
 1. Prepare: every corpus clip through the studio's own analysis (cached in --cache, so a
    second run starts at once), into the shared lip space; a table says per clip its frames,
    face share, words aligned, its lag and whether it was used, and why not.
-2. A first model on every clip; each clip's lag behind it is estimated, and clips more than
-   --keep frames out of sync are dropped.
+2. Each clip's lag: its tracked opening against a first model's prediction (or, with
+   --lags ridge, a ridge regression from the sound fitted on the other speakers), taken
+   relative to the corpus' median. Clips more than --keep frames out are dropped as out of
+   sync as published; the rest train on their lips moved by their lag.
 3. The final model on the lag-corrected clips, written atomically with its model card
    figures in the file's metadata. ``--validate N`` holds N speakers out and prints their
    validation loss before and after training (the shipped model uses every speaker;
@@ -33,8 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "resources" / "lipsync" / "mediapipe.safetensors"))
     ap.add_argument("--clips", default=None, help="comma-separated clip files (default: all)")
     ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--lags", choices=["ridge", "model", "none"], default="model",
+                    help="how each clip's lag is estimated: a first model on every clip "
+                         "(default, the shipped model's), a ridge regression fitted on the "
+                         "other speakers, or not at all")
     ap.add_argument("--first-steps", type=int, default=600,
-                    help="steps of the first model that estimates each clip's lag (0: skip)")
+                    help="steps of the first model, with --lags model")
     ap.add_argument("--keep", type=int, default=4, help="largest lag (frames) kept")
     ap.add_argument("--validate", type=int, default=0, help="speakers held out for validation")
     ap.add_argument("--seed", type=int, default=0)
@@ -71,13 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         clips = [c for c, f in zip(clips, folds, strict=True) if f not in held]
     settings = L.TrainSettings(steps=args.steps, seed=args.seed, threads=args.threads)
     lag_table: dict[str, tuple[int, bool]] = {}
-    if args.first_steps > 0:
-        first = L.new_model(clips, points, mel)
-        L.train(first, clips, L.TrainSettings(steps=args.first_steps, seed=args.seed,
-                                              threads=args.threads))
-        kept, table = L.fix_lags(first, clips, keep=args.keep)
+    if args.lags != "none" and len({c.speaker for c in clips}) >= 2:
+        if args.lags == "model":
+            first = L.new_model(clips, points, mel)
+            L.train(first, clips, L.TrainSettings(steps=args.first_steps, seed=args.seed,
+                                                  threads=args.threads))
+            lags = L.clip_lags(first, clips)
+        else:
+            lags = L.ridge_lags(clips, points, mel, folds=min(6, len({c.speaker
+                                                                      for c in clips})))
+        kept, table = L.set_lags(clips, lags, keep=args.keep)
         lag_table = {n: (lag, ok) for n, lag, ok in table}
-        print(f"first model: {len(kept)} of {len(clips)} clips within ±{args.keep} frames")
+        print(f"lags ({args.lags}): {len(kept)} of {len(clips)} clips within "
+              f"±{args.keep} frames")
         clips = kept
     model = L.new_model(clips, points, mel)
     before = L.validation_loss(model, val) if val else None
@@ -104,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         "clips": [{"name": c.name, "speaker": c.speaker, "frames": c.frame_count,
                    "lag": c.lag} for c in clips],
         "dropped": [{"name": n, "lag": lag} for n, (lag, ok) in lag_table.items() if not ok],
-        "steps": args.steps, "seed": args.seed, "train_minutes": round(minutes, 1),
+        "steps": args.steps, "seed": args.seed, "lags": args.lags, "keep": args.keep,
+        "train_minutes": round(minutes, 1),
         "final": history[-1] if history else None,
         "validation": None if not val else {"before": before, "after": after},
     }

@@ -293,6 +293,7 @@ class Corpus:
         if not clips:
             raise ValueError("no clips to train on")
         self.clips = list(clips)
+        self.base = base  # the driver whose motion ``vis`` holds and the adapter corrects
         self.points = np.asarray(points, np.int64)
         self.mel = mel
         self.seq = seq

@@ -481,12 +481,11 @@ def speaker_folds(clips: Sequence[LipClip], folds: int, seed: int = 0) -> list[i
     return [fold_of[c.speaker] for c in clips]
 
 
-def fix_lags(model: LipModel, clips: Sequence[LipClip], max_lag: int = 8, keep: int = 4
+def set_lags(clips: Sequence[LipClip], lags: Sequence[int], keep: int = 4
              ) -> tuple[list[LipClip], list[tuple[str, int, bool]]]:
-    """Each clip's lag behind ``model`` (relative to the corpus' median), set on the clip;
-    clips further than ``keep`` frames out are dropped as out of sync as published.
-    Returns the kept clips and (name, lag, kept) per clip."""
-    lags = clip_lags(model, clips, max_lag)
+    """Each clip's lag (relative to the corpus' median), set on the clip; clips further
+    than ``keep`` frames out are dropped as out of sync as published. Returns the kept
+    clips and (name, lag, kept) per clip."""
     median = int(np.median(lags))
     kept, table = [], []
     for c, lag in zip(clips, lags, strict=True):

@@ -77,7 +77,7 @@ class TrainConfig:
     dropout: float = 0.5
     basis: int = 6  # lip-motion modes the output is limited to (0 = every point free)
     vis_context: int = 2  # residual on the base driver, seen ±frames (-1: absolute ΔE)
-    base: str = "learned"  # the driver the adapter corrects: "learned" or "visemes"
+    base: str = "learned"  # the driver the adapter corrects (the job builds its corpus so)
     folds: int = 5  # blocks of the footage for cross-validation (≤ 1: last 20 % validates)
     seeds: int = 1  # nets per fold (differently initialised and sampled), all averaged
     losses: LossWeights = field(default_factory=LossWeights)
@@ -231,6 +231,8 @@ def train(
     corpus = folds[0]
     if any(f.points.tolist() != corpus.points.tolist() for f in folds):
         raise ValueError("the folds' lip points differ")
+    if any(f.base != corpus.base for f in folds):
+        raise ValueError("the folds correct different base drivers")
     emit = emit or (lambda _r: None)
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -304,7 +306,7 @@ def train(
             "format": FORMAT, "version": VERSION, "step": at, "status": status,
             "backend": BACKEND, "tracker": tracker, "n_points_total": regions.n_points,
             "points": [int(i) for i in corpus.points], "mel": corpus.mel.to_json(),
-            "model": mcfg.to_json(), "train": cfg.to_json(), "base": cfg.base,
+            "model": mcfg.to_json(), "train": cfg.to_json(), "base": corpus.base,
             "alpha": alpha_at(at - 1, ramp) if at else 0.0,
             "val": val_now, "initial_val": initial_val,
             "best_val": best_val if math.isfinite(best_val) else None, "best_step": best_step,
