@@ -225,3 +225,28 @@ def test_a_short_tools_run_on_three_clips_lowers_its_validation_loss(tmp_path):
     model = LipModel.load(out, REG)
     assert model.meta["validation"]["after"] == pytest.approx(after, abs=1e-6)
     assert torch.isfinite(model.net.basis).all()
+
+
+def test_corpus_preparation_skips_bad_clips_and_says_why(shared_data, tmp_path):
+    from trainer.lipsync import prepare_corpus
+
+    corpus = ROOT.parent / "shared" / "corpus"
+    if not (corpus / "corpus.json").is_file():
+        pytest.skip(f"../shared/corpus is absent: the training corpus belongs in {corpus}")
+    folder = tmp_path / "corpus"
+    (folder / "media").mkdir(parents=True)
+    good = "rizkiarm__LipNet__lbax4n.mpg"
+    (folder / "media" / good).symlink_to(corpus / "media" / good)
+    (folder / "media" / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x07" * 999)
+    for name in ("silent_audio_track.mp4", "no_audio_track.mp4"):
+        (folder / "media" / name).symlink_to(shared_data / "edge" / name)
+    entries = [{"file": f"media/{n}", "speaker": f"s{i}"} for i, n in
+               enumerate([good, "corrupt.mp4", "silent_audio_track.mp4", "no_audio_track.mp4"])]
+    (folder / "corpus.json").write_text(json.dumps(entries))
+    clips, reports, points = prepare_corpus(folder, tmp_path / "cache")
+    why = {r.name: (r.used, r.reason) for r in reports}
+    assert [c.name for c in clips] == [good] and why[good] == (True, "")
+    assert not why["corrupt.mp4"][0] and why["corrupt.mp4"][1]
+    assert why["silent_audio_track.mp4"] == (False, "the audio is silent")
+    assert not why["no_audio_track.mp4"][0] and "audio" in why["no_audio_track.mp4"][1]
+    assert len(points) > 40

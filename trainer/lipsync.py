@@ -50,6 +50,7 @@ from core.motion.visemes import CLOSURES, viseme_of
 from trainer.data import ClipFeatures, clip_features
 
 EYES = (33, 263)
+SILENT_POWER = 1e-7  # mel power peak of a track with nothing louder than about -70 dBFS
 
 
 @dataclass
@@ -174,7 +175,7 @@ def prepare_corpus(
         if f.frame_count == 0 or rep.face_share < 0.5:
             rep.reason = f"face found in only {rep.face_share:.0%} of the frames"
             continue
-        if float(np.asarray(f.power).max(initial=0.0)) <= 0.0:
+        if float(np.asarray(f.power).max(initial=0.0)) < SILENT_POWER:
             rep.reason = "the audio is silent"
             continue
         feats.append((f, rep.speaker))
