@@ -73,7 +73,7 @@ def test_new_project_layout_and_defaults(project: Project, media):
     assert doc["source"]["path"] == str(media["source"])  # outside the folder: absolute
     s = doc["settings"]
     assert (s["alpha"], s["beta"], s["smoothing"], s["av_offset_frames"]) == (1.0, 0.0, 0.5, 0)
-    assert (s["driver"], s["renderer"], s["tracker"]) == ("visemes", "warp", "mediapipe")
+    assert (s["driver"], s["renderer"], s["tracker"]) == ("learned", "warp", "mediapipe")
     assert s["export"] == {"crf": 18, "preset": "medium", "audio_bitrate": 192000,
                            "mix_source_audio": False, "source_audio_gain": 0.5}
     assert doc["words"] == {} and doc["emotion_clips"] == []
