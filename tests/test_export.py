@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from core import atomic as atomic_module
 from core.errors import Cancelled, StudioError
 from core.export import (
     ExportSettings,
@@ -22,7 +23,6 @@ from core.export import (
     export_mp4,
     frame_rate_fraction,
 )
-from core.export import writer as writer_module
 
 FAST = ExportSettings(preset="veryfast")
 W, H = 192, 144
@@ -546,7 +546,7 @@ def test_read_only_folder_for_real(tmp_path):
 
 def test_partial_file_that_cannot_be_created(tmp_path, monkeypatch):
     """os.access can say yes and the folder still refuse the file: caught before frame 0."""
-    monkeypatch.setattr(writer_module.secrets, "token_hex", lambda n: "fixed")
+    monkeypatch.setattr(atomic_module.secrets, "token_hex", lambda n: "fixed")
     (tmp_path / ".out.mp4.fixed.partial.mp4").mkdir()  # the partial name is taken
     frames = Frames(10)
     with pytest.raises(StudioError, match="cannot write in folder"):

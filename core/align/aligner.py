@@ -44,6 +44,7 @@ from core.align.speech import (
     speech_mask,
 )
 from core.align.text import normalize
+from core.atomic import atomic_write_bytes, sweep_temp_files
 from core.errors import AlignError, Cancelled, TranscriptError
 from core.hashing import bytes_hash
 from core.paths import user_cache_dir
@@ -133,19 +134,16 @@ def _read_cache(folder: Path, key: str) -> Alignment | None:
         if data.get("key") != key:
             return None
         return Alignment.from_json(data["alignment"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing or damaged: compute again
+    except Exception:  # noqa: BLE001 - missing or damaged in any way: compute again
+        return None
 
 
 def _write_cache(folder: Path, key: str, result: Alignment) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"{key}.{os.getpid()}.tmp"
-        tmp.write_text(
-            json.dumps({"key": key, "model": MODEL_TAG, "alignment": result.to_json()}),
-            encoding="utf-8",
-        )
-        os.replace(tmp, folder / f"{key}.json")
+        sweep_temp_files(folder)  # what killed runs left
+        atomic_write_bytes(folder / f"{key}.json", json.dumps(
+            {"key": key, "model": MODEL_TAG, "alignment": result.to_json()}).encode("utf-8"))
     except OSError:
         pass  # a read-only cache only costs speed
 

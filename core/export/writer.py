@@ -3,12 +3,16 @@
 Rules decided here:
 
 * **Where.** :func:`check_output_path` fails with a :class:`StudioError` naming the folder
-  before any frame is rendered, so a bad path costs the user nothing. The file is encoded to a
-  hidden ``.<name>.<random>.partial.mp4`` beside the output and renamed over it only once it
-  is complete; on cancel or any error the partial file is removed and whatever was at the
-  output path before is left as it was.
+  before any frame is rendered, so a bad path costs the user nothing (callers also check the
+  output against their inputs with :func:`core.outputs.check_output`). The container is
+  chosen by the extension: ``.mp4``, ``.mov`` or ``.mkv``; another is refused. The file is
+  encoded to a hidden ``.<name>.<random>.partial.<ext>`` beside the output, locked while it
+  is written, and renamed over the output only once it is complete; on cancel or any error
+  the partial file is removed and whatever was at the output path before is left as it was.
+  A partial file left by a killed export is swept by the next export into that folder.
 * **Picture.** libx264, yuv420p (what every player decodes), CRF and preset from
-  :class:`ExportSettings`, frame threads so the encoder keeps both cores busy. 4:2:0 needs
+  :class:`ExportSettings`, frame threads so the encoder keeps both cores busy, and the
+  RGB -> YUV conversion of the next frame overlapping the encoding of this one. 4:2:0 needs
   an even width and height: an odd size gets one more column/row, a copy of the last one
   (nothing is cropped away, and a repeated edge line is invisible where a black one is not).
   RGB is converted with the BT.709 matrix, limited range, and the stream is tagged so, which
@@ -35,7 +39,6 @@ from __future__ import annotations
 import math
 import operator
 import os
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from fractions import Fraction
@@ -46,9 +49,10 @@ import av
 import numpy as np
 from av.audio.resampler import AudioResampler
 
-from core.atomic import fsync_path
+from core.atomic import create_temp, fsync_path, sweep_temp_files
 from core.errors import Cancelled, StudioError
 from core.export.settings import ExportSettings
+from core.outputs import check_output_folder, video_container
 
 AAC_KEPT_RATES = (44100, 48000)
 AAC_DEFAULT_RATE = 48000
@@ -63,17 +67,10 @@ CancelCheck = Callable[[], bool]
 
 
 def check_output_path(path: str | Path) -> Path:
-    """Fail now, in the user's words, if the export could not be saved at ``path``."""
-    p = Path(path)
-    if p.is_dir():
-        raise StudioError(p, "is a folder; choose a file name for the video")
-    folder = p.parent
-    if not folder.exists():
-        raise StudioError(p, f"folder {folder} does not exist")
-    if not folder.is_dir():
-        raise StudioError(p, f"{folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StudioError(p, f"folder {folder} is read-only (no permission to write in it)")
+    """Fail now, in the user's words, if the export could not be saved at ``path``: a
+    folder, a missing or read-only folder, or an extension that is not a video container."""
+    p = check_output_folder(path)
+    video_container(p)
     return p
 
 
@@ -271,10 +268,12 @@ def _prepare_audio(
 
 
 class _PartialMp4:
-    """The MP4 being encoded: a hidden partial file that becomes the output on :meth:`commit`.
+    """The video being encoded: a hidden partial file that becomes the output on
+    :meth:`commit`.
 
     Leaving the ``with`` block without committing (cancel, error) closes and deletes the
-    partial file; the output path is only ever touched by the final rename.
+    partial file; the output path is only ever touched by the final rename. The partial file
+    stays locked while it is written, so a sweep by another export leaves it alone.
     """
 
     def __init__(
@@ -285,7 +284,9 @@ class _PartialMp4:
         self._audio_rate = audio_rate
         self._channels = channels
         self._settings = settings
-        self._tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.partial.mp4"
+        self._format = video_container(out)
+        self._tmp = out  # set by __enter__
+        self._lock_fd: int | None = None
         self._container: Any = None
         self._video: Any = None
         self._audio: Any = None
@@ -295,20 +296,19 @@ class _PartialMp4:
         self._committed = False
 
     def __enter__(self) -> _PartialMp4:
+        sweep_temp_files(self._out.parent)  # what killed exports left here
         try:
-            os.close(os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            self._lock_fd, self._tmp = create_temp(
+                self._out, f".partial{self._out.suffix.lower()}")
         except OSError as err:
             raise StudioError(
                 self._out, f"cannot write in folder {self._out.parent} ({err.strerror or err})"
             ) from err
         try:
             with self._writing():
+                options = {"movflags": "+faststart"} if self._format in ("mp4", "mov") else {}
                 self._container = av.open(
-                    str(self._tmp),
-                    "w",
-                    format="mp4",
-                    container_options={"movflags": "+faststart"},
-                )
+                    str(self._tmp), "w", format=self._format, container_options=options)
                 self._add_audio_stream()
         except BaseException:
             self._discard()
@@ -365,6 +365,7 @@ class _PartialMp4:
             fsync_path(self._tmp)
             os.replace(self._tmp, self._out)
         self._committed = True
+        self._unlock()
         fsync_path(self._out.parent)
 
     # -- internals ------------------------------------------------------------------------
@@ -402,7 +403,14 @@ class _PartialMp4:
             except Exception:  # noqa: BLE001 - the file is being thrown away anyway
                 pass
             self._container = None
-        self._tmp.unlink(missing_ok=True)
+        if self._lock_fd is not None:
+            self._tmp.unlink(missing_ok=True)
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 @contextmanager
