@@ -43,8 +43,9 @@ from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import closed_rest, lower_face_weight
 from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_frames
 from core.motion.words import StyledWord, WordStyle, style_directions
+from core.outputs import check_output
 from core.paths import user_cache_dir
-from core.project.project import resolve_driver
+from core.project.project import check_driver_model, check_word_edits, resolve_driver
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
 from core.render.warp import WarpRenderer, resize_for
 from core.tracking.base import get_tracker
@@ -533,10 +534,9 @@ def dub(
     """
     started = time.perf_counter()
     settings = settings or ExportSettings()
-    out = check_output_path(output)
     source_path, audio_path = Path(source_path), Path(audio_path)
-    if out.resolve() in (source_path.resolve(), audio_path.resolve()):
-        raise StudioError(out, "the output would overwrite an input")
+    check_output(output, {"source": source_path, "dub": audio_path, "transcript": transcript})
+    out = check_output_path(output)
     take = open_take(
         source_path, audio_path, transcript=transcript, options=options,
         cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
@@ -646,6 +646,9 @@ def open_project_take(project: Any, progress: Progress | None = None,
     if project.dub is None:
         raise StudioError(project.json_path, "the project has no dub audio yet")
     s = project.settings
+    # what would fail after the analysis fails now: the driver's model, the word edits
+    check_driver_model(s["driver"], project.folder, s["tracker"])
+    check_word_edits(project)
     box = s.get("face_box")
     take = open_take(
         project.source.path, project.dub.path,

@@ -52,3 +52,10 @@ class MissingMediaError(ProjectError):
 
 class EditsError(StudioError):
     """An edits file for the command line that is unreadable or asks for something invalid."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OSError as the one line every studio error is: ``<file>: <problem>``."""
+    problem = exc.strerror or str(exc)
+    where = exc.filename if exc.filename is not None else None
+    return f"{where}: {problem}" if where is not None else problem

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.errors import Cancelled, StudioError
+from core.errors import Cancelled, StudioError, os_error_line
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -52,9 +52,10 @@ def handle(args: argparse.Namespace) -> int:
                      device=args.device, seed=args.seed)
     try:
         _, path = run_job(req, print_json)
-    except StudioError as exc:
-        print_json({"event": "error", "message": str(exc)})
-        print(f"error: {exc}", file=sys.stderr)
+    except (StudioError, OSError) as exc:  # OSError: a disk full or a folder turned read-only
+        message = str(exc) if isinstance(exc, StudioError) else os_error_line(exc)
+        print_json({"event": "error", "message": message})
+        print(f"error: {message}", file=sys.stderr)
         return 1
     except Cancelled:
         print_json({"event": "stopped", "message": "cancelled while tracking; it resumes"})
