@@ -1211,13 +1211,21 @@ class MainWindow(QMainWindow):
         if path is None:
             name, _ = QFileDialog.getSaveFileName(
                 self, "Export MP4", str(self.project.folder / f"{self.project.folder.name}.mp4"),
-                "MP4 video (*.mp4)")
+                "Video (*.mp4 *.mov *.mkv)")
             if not name:
                 return False
             path = name
         from core.dub import export_settings_from, export_take
+        from core.export import check_output_path
+        from core.outputs import check_output
 
         out = Path(path)
+        try:  # never over the project's own files or its media, whatever the dialog allowed
+            check_output(out, self.project.inputs(), project_folder=self.project.folder)
+            check_output_path(out)
+        except StudioError as exc:
+            self.show_error(exc, "Export")
+            return False
         handle, generation, edits = self.handle, self.generation, self.edits()
         dub_path = self.project.dub.path
         try:

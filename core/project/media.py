@@ -65,11 +65,8 @@ class MediaRef:
         if check:
             from core.media.probe import check_kind, check_picture
 
-            if kind in (None, "video", "image"):
-                found = check_picture(path)
-                if kind == "image" and found != "image":
-                    raise MediaError(path, "is not a picture (JPEG, PNG, WebP, BMP)")
-                kind = found
+            if kind in (None, "video"):
+                kind = check_picture(path)  # a source may be either
             else:
                 check_kind(path, kind)
         elif kind is None:
