@@ -22,11 +22,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import StudioError
-from core.motion.audio2exp import read_metadata
-from trainer.data import folder_clips, load_corpus, project_clip
-from trainer.loop import Emit, TrainConfig, TrainResult, print_json, publish, train
+
+if TYPE_CHECKING:  # the training stack (torch) loads in run_job, after the door checks
+    from trainer.loop import Emit, TrainResult
 
 CANCEL_FILE = "CANCEL"
 
@@ -128,9 +129,9 @@ def check_request(req: JobRequest) -> Path:
 
     if req.steps <= 0 or req.batch <= 0 or not (req.lr > 0 and math.isfinite(req.lr)):
         raise StudioError(None, "--steps, --batch and --lr must be positive")
-    check_device(req.device)
     project = Project.open(req.project)
     project.require_media()
+    check_device(req.device)
     _writable(project.cache_dir, "its checkpoints and the clip's analysis (cache/)")
     out = req.out or default_model_path(project.models_dir)
     check_output(out, project.inputs(), project_folder=project.folder, models_allowed=True,
@@ -141,10 +142,15 @@ def check_request(req: JobRequest) -> Path:
     return out
 
 
-def run_job(req: JobRequest, emit: Emit | None = print_json) -> tuple[TrainResult, Path | None]:
-    """Run the job; returns the result and the published model (None when cancelled)."""
+def run_job(req: JobRequest, emit: Emit | None = None) -> tuple[TrainResult, Path | None]:
+    """Run the job; returns the result and the published model (None when cancelled).
+    ``emit`` gets each progress record (none are sent without it)."""
     emit = emit or (lambda _r: None)
     out = check_request(req)
+    from core.motion.audio2exp import read_metadata
+    from trainer.data import folder_clips, load_corpus, project_clip
+    from trainer.loop import TrainConfig, publish, train
+
     source, cache_dir, tracker = project_clip(req.project)
     clips = [source, *folder_clips(req.clips)] if req.clips else [source]
     run = run_dir(cache_dir)
