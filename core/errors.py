@@ -17,6 +17,9 @@ class StudioError(Exception):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
+    def __reduce__(self) -> tuple:  # pickles (from a worker process) with both fields
+        return (type(self), (self.path, self.problem))
+
 
 class MediaError(StudioError):
     """A media file that cannot be opened or decoded."""

@@ -99,11 +99,7 @@ def align(
     raises Cancelled when ``cancel()`` turns true. Silence is not an error: the result has no
     words and a note.
     """
-    x = _prepare(samples)
-    lang = (language or "en").strip().lower().replace("_", "-").split("-")[0] or "en"
-    text = transcript if transcript is not None and transcript.strip() else None
-    key = bytes_hash(x.tobytes(), text or "", lang, MODEL_TAG)
-    folder = Path(cache_dir) if cache_dir is not None else user_cache_dir() / "align"
+    x, text, lang, folder, key = _request(samples, transcript, language, cache_dir)
     cached = _read_cache(folder, key)
     if cached is not None:
         if progress is not None:
@@ -112,6 +108,30 @@ def align(
     result = _compute(x, text, lang, progress, cancel)
     _write_cache(folder, key, result)
     return result
+
+
+def cached_alignment(samples: np.ndarray, transcript: str | None, *, language: str = "en",
+                     cache_dir: Path | None = None) -> Alignment | None:
+    """What :func:`align` would return from its cache, or None when it would compute."""
+    _, _, _, folder, key = _request(samples, transcript, language, cache_dir)
+    return _read_cache(folder, key)
+
+
+def align_all(jobs: Sequence[tuple[np.ndarray, str | None, str, Path | None]]
+              ) -> list[Alignment]:
+    """:func:`align` of each ``(samples, transcript, language, cache_dir)``, in order (one
+    call for a worker process, see :class:`core.background.BackgroundCall`)."""
+    return [align(x, text, language=lang, cache_dir=folder) for x, text, lang, folder in jobs]
+
+
+def _request(samples: np.ndarray, transcript: str | None, language: str,
+             cache_dir: Path | None) -> tuple[np.ndarray, str | None, str, Path, str]:
+    x = _prepare(samples)
+    lang = (language or "en").strip().lower().replace("_", "-").split("-")[0] or "en"
+    text = transcript if transcript is not None and transcript.strip() else None
+    key = bytes_hash(x.tobytes(), text or "", lang, MODEL_TAG)
+    folder = Path(cache_dir) if cache_dir is not None else user_cache_dir() / "align"
+    return x, text, lang, folder, key
 
 
 # ---------------------------------------------------------------------------------------------
