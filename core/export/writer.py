@@ -39,6 +39,9 @@ from __future__ import annotations
 import math
 import operator
 import os
+import queue
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from fractions import Fraction
@@ -110,16 +113,20 @@ def export_mp4(
     source_audio: tuple[np.ndarray, int] | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
+    yield_to: CancelCheck | None = None,
 ) -> Path:
     """Encode ``frame_count`` RGB frames and the dub to an MP4 at ``path``; return the path.
 
-    ``frames`` yields (H, W, 3) uint8 RGB arrays, all the same size; it is consumed lazily,
-    one frame at a time, so frames can be rendered on demand. ``audio`` is float32 ``(n,)`` or
-    ``(channels, n)`` at ``sample_rate``; ``source_audio`` is ``(samples, rate)`` of the
-    source clip, mixed in only when ``settings.mix_source_audio``. ``progress(done, total)``
-    is called after every frame; ``cancel()`` is asked before every frame and a True answer
-    raises :class:`Cancelled`. Raises :class:`StudioError` for an unusable output path (before
-    the first frame is asked for) and for write failures, ValueError for bad arguments.
+    ``frames`` yields (H, W, 3) uint8 RGB arrays, all the same size; it is consumed lazily
+    on a producer thread, a few frames ahead of the encoder (with their RGB -> YUV
+    conversion), so rendering the next frames overlaps encoding this one. While
+    ``yield_to()`` is true (the live preview has a frame to draw) no new frame is taken.
+    ``audio`` is float32 ``(n,)`` or ``(channels, n)`` at ``sample_rate``; ``source_audio``
+    is ``(samples, rate)`` of the source clip, mixed in only when
+    ``settings.mix_source_audio``. ``progress(done, total)`` is called after every frame;
+    ``cancel()`` is asked before every frame and a True answer raises :class:`Cancelled`.
+    Raises :class:`StudioError` for an unusable output path (before the first frame is
+    asked for) and for write failures, ValueError for bad arguments.
     """
     out = check_output_path(path)
     rate = frame_rate_fraction(fps)
@@ -130,12 +137,12 @@ def export_mp4(
     out_rate, sound = _prepare_audio(
         audio, sample_rate, source, settings.source_audio_gain, rate, frame_count
     )
-    with _PartialMp4(out, rate, out_rate, sound.shape[0], settings) as mp4:
-        it = iter(frames)
+    with _PartialMp4(out, rate, out_rate, sound.shape[0], settings) as mp4, \
+            _Ahead(frames, frame_count, cancel, yield_to) as ahead:
         for i in range(frame_count):
             if cancel is not None and cancel():
                 raise Cancelled()
-            mp4.write_video(_next_frame(it, i, frame_count))
+            mp4.write_video(*ahead.next(i))
             mp4.write_audio(sound, round((i + 1) * out_rate / rate))
             if progress is not None:
                 progress(i + 1, frame_count)
@@ -145,14 +152,97 @@ def export_mp4(
     return out
 
 
+class _Ahead:
+    """The frames, taken, checked and converted to YUV on a producer thread, up to
+    :data:`AHEAD` ahead of the encoder. A failure there is raised by :meth:`next`; leaving
+    the ``with`` block stops the producer and waits for the frame it is on."""
+
+    def __init__(self, frames: Iterable[np.ndarray], total: int, cancel: CancelCheck | None,
+                 yield_to: CancelCheck | None) -> None:
+        self._frames = frames
+        self._total = total
+        self._cancel = cancel
+        self._yield_to = yield_to
+        self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="export-frames",
+                                        daemon=True)
+
+    def __enter__(self) -> _Ahead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)  # unblock a producer waiting to put
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def next(self, i: int) -> tuple[tuple[int, int], Any]:
+        """Frame ``i`` as ((width, height), YUV VideoFrame)."""
+        kind, value = self._queue.get()
+        if kind == "error":
+            raise value
+        if kind == "end":
+            raise ValueError(f"frames ended after {i} of the {self._total} promised")
+        return value
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        it = iter(self._frames)
+        try:
+            for i in range(self._total):
+                while self._yield_to is not None and self._yield_to() and \
+                        not self._stop.is_set():
+                    time.sleep(0.002)  # the preview draws first
+                if self._stop.is_set() or (self._cancel is not None and self._cancel()):
+                    return
+                try:
+                    rgb = _next_frame(it, i, self._total)
+                except StopIteration_:
+                    self._put(("end", None))
+                    return
+                h, w = rgb.shape[:2]
+                frame = av.VideoFrame.from_ndarray(_even(rgb), format="rgb24")
+                frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709",
+                                       dst_color_range="MPEG")
+                if not self._put(("frame", ((w, h), frame))):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - raised on the encoding thread
+            self._put(("error", exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+
 # -- frames -------------------------------------------------------------------------------
+
+
+class StopIteration_(Exception):  # noqa: N801 - StopIteration cannot leave a generator
+    """The frames ended early."""
+
+
+#: Frames rendered and converted ahead of the encoder.
+AHEAD = 4
 
 
 def _next_frame(it: Iterator[np.ndarray], i: int, total: int) -> np.ndarray:
     try:
         frame = next(it)
     except StopIteration:
-        raise ValueError(f"frames ended after {i} of the {total} promised") from None
+        raise StopIteration_() from None
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(
@@ -321,8 +411,10 @@ class _PartialMp4:
 
     # -- writing --------------------------------------------------------------------------
 
-    def write_video(self, rgb: np.ndarray) -> None:
-        h, w = rgb.shape[:2]
+    def write_video(self, size: tuple[int, int], frame: Any) -> None:
+        """Encode one frame: ``size`` (width, height) before padding to even, ``frame`` the
+        YUV VideoFrame (:class:`_Ahead` makes both)."""
+        w, h = size
         if self._video is None:
             self._size = (w, h)
             self._add_video_stream(w + w % 2, h + h % 2)
@@ -331,8 +423,6 @@ class _PartialMp4:
                 f"frame {self._frames} is {w}x{h}, the first frame was "
                 f"{self._size[0]}x{self._size[1]}"
             )
-        frame = av.VideoFrame.from_ndarray(_even(rgb), format="rgb24")
-        frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
         frame.pts = self._frames
         frame.time_base = self._video.codec_context.time_base
         with self._writing():

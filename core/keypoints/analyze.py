@@ -137,7 +137,12 @@ def analyze_keypoints(
     tmp = base / f"{key}.tmp-{os.getpid()}"
     remove_folder(tmp)
     KeypointCache.write(tmp, dec, meta)
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        remove_folder(tmp)  # another run of the same clip finished first: its cache serves
     run.discard()
     cache = KeypointCache.open(final, expect)
     return KeypointAnalysis(cache, from_cache=False, tracked_now=tracked_now,
