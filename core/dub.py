@@ -53,6 +53,17 @@ from core.tracking.base import get_tracker
 from core.tracking.selection import Box
 
 IMAGE_FPS = 25.0
+#: The source's own speech the speaker's visemes are learned from: its first seconds give
+#: every class enough examples, and a long clip's analysis no longer grows with its length
+#: (recognising a minute of speech costs about 20 s of CPU on this machine).
+LIBRARY_SPEECH_S = 30.0
+
+
+def library_speech(path: Path) -> Audio | None:
+    """The start of a source's own speech at 16 kHz (None when it is silent)."""
+    speech = load_audio(path, 16000)
+    speech = Audio(speech.samples[: round(LIBRARY_SPEECH_S * 16000)], 16000)
+    return None if is_silent(speech) else speech
 
 
 @dataclass(frozen=True)
@@ -427,8 +438,8 @@ def speaker_library(
         notes.append("viseme library: the source has no speech, using the default library")
         return _or_empty(default, cache, regions), notes
     if own is _ALIGN_HERE:
-        speech = load_audio(source.path, 16000)
-        own = None if is_silent(speech) else align(
+        speech = library_speech(source.path)
+        own = None if speech is None else align(
             speech.samples, None, cache_dir=cache_root / "align",
             progress=None if progress is None else (lambda f: progress("learning", f, 1)),
             cancel=cancel)
@@ -461,8 +472,11 @@ def build_bank(source: Any, cache: KeypointCache, regions: RegionSet) -> MouthBa
         return None
     points = cache.points()
     points[np.asarray(cache.validity) == 0] = np.nan
+    # only the frames the bank keeps are converted to RGB (the decoder skips the rest)
+    wanted = set(MouthBank.select(points, regions).tolist())
+    frames = (source.frame(t) if t in wanted else None for t in range(source.frame_count))
     try:
-        return MouthBank.from_frames((f for _, f in source.frames()), points, regions)
+        return MouthBank.from_frames(frames, points, regions)
     except ValueError:
         return None
 
@@ -498,9 +512,7 @@ def open_take(
         dub_silent = is_silent(dub16)
         own_speech = None
         if not source.is_image and source.has_audio:
-            own_speech = load_audio(source.path, 16000)
-            if is_silent(own_speech):
-                own_speech = None
+            own_speech = library_speech(source.path)
         jobs = [] if dub_silent else [(dub16.samples, text, language, root / "align")]
         if own_speech is not None:
             jobs.append((own_speech.samples, None, "en", root / "align"))

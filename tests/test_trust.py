@@ -389,10 +389,10 @@ _KILL_EXPORT = textwrap.dedent("""
     if point.startswith("frame"):
         k = int(point[5:])
         write = writer._PartialMp4.write_video
-        def at_frame(self, rgb):
+        def at_frame(self, *frame):
             if self._frames == k:
                 die()
-            return write(self, rgb)
+            return write(self, *frame)
         writer._PartialMp4.write_video = at_frame
     elif point == "closed":
         def commit(self):
