@@ -449,3 +449,37 @@ def test_killed_exports_leave_nothing_the_next_export_does_not_clean(project, tm
     with av.open(str(out)) as c:
         assert c.streams.video[0].frames > 0
     assert (project / "project.json").read_bytes() == before
+
+
+# -- quiet and quick -------------------------------------------------------------------------
+
+
+def test_a_command_prints_no_library_chatter(tmp_path):
+    """MediaPipe and LiteRT print about five lines on every run; none reach the user."""
+    run = subprocess.run([sys.executable, "-m", "studio", "analyze", str(SAMPLES /
+                          "portrait.jpg"), "--cache", str(tmp_path), "--quiet"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == "", run.stderr
+    assert "face found in 100.0% of frames" in run.stdout
+
+
+def test_a_bad_path_is_answered_before_the_engine_loads(tmp_path):
+    """--help and a missing file never import torch, MediaPipe or the aligner (the time it
+    takes is measured by bench/cli_startup.py)."""
+    probe = textwrap.dedent("""
+        import sys
+        from studio.cli import main
+        for args in (["dub", "missing.mp4", "--audio", "missing.wav", "-o", "o.mp4"],
+                     ["analyze", "missing.mp4"], ["export", "missing-project"],
+                     ["train", "missing-project"], ["project", "show", "missing"]):
+            assert main(args) == 1, args
+        heavy = sorted(m for m in ("torch", "mediapipe", "pocketsphinx", "cv2", "av")
+                       if m in sys.modules)
+        print("heavy:", " ".join(heavy))
+    """)
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "heavy: ", run.stdout
+    assert [line.split(":")[0] for line in run.stderr.splitlines()] == ["error"] * 5
