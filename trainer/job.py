@@ -158,6 +158,9 @@ def run_job(req: JobRequest, emit: Emit | None = None) -> tuple[TrainResult, Pat
         run.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StudioError(run, f"cannot create it ({exc.strerror or exc})") from exc
+    from core.atomic import sweep_temp_files
+
+    sweep_temp_files(run)  # checkpoints a killed run was writing
     cfg = TrainConfig(steps=req.steps, batch=req.batch, lr=req.lr, device=req.device,
                       seed=req.seed)
     points = None
