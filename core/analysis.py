@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.align import Alignment, align, read_transcript
+from core.align import Alignment, read_transcript
+from core.align.beside import AlignBeside
 from core.hashing import file_hash
 from core.keypoints.analyze import KeypointAnalysis, analyze_keypoints
 from core.media import load_audio, open_media
@@ -100,18 +101,20 @@ def _analyse(source, media: Path, audio, text, transcript, root: Path, tracker: 
     if text is not None and speech is None:
         warnings.append(f"{transcript}: no audio to align the transcript with")
 
-    kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
-                    warnings)
-
-    alignment = None
-    if speech is not None and not silent:
-        if progress:
-            progress("aligning", 0, 1)
-        alignment = align(
-            speech.samples, text, language=language, cache_dir=root / "align",
-            progress=None if progress is None else (lambda f: progress("aligning", f, 1)),
-            cancel=cancel,
-        )
+    # the speech is aligned in another process while this one tracks the face
+    beside = AlignBeside([(speech.samples, text, language, root / "align")]
+                         if speech is not None and not silent else [])
+    try:
+        kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
+                        warnings)
+        alignment = None
+        if speech is not None and not silent:
+            if progress:
+                progress("aligning", 0, 1)
+            alignment = beside.result(
+                cancel, None if progress is None else (lambda f: progress("aligning", f, 1)))[0]
+    finally:
+        beside.close()
     return kp, alignment, audio_path, warnings
 
 

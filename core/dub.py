@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.align import Alignment, align, read_transcript
+from core.align.beside import AlignBeside
 from core.analysis import Progress, track_face
 from core.errors import StudioError
 from core.export import ExportSettings, check_output_path, export_mp4
@@ -43,8 +44,9 @@ from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import closed_rest, lower_face_weight
 from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_frames
 from core.motion.words import StyledWord, WordStyle, style_directions
+from core.outputs import check_output
 from core.paths import user_cache_dir
-from core.project.project import resolve_driver
+from core.project.project import check_driver_model, check_word_edits, resolve_driver
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
 from core.render.warp import WarpRenderer, resize_for
 from core.tracking.base import get_tracker
@@ -52,6 +54,18 @@ from core.tracking.selection import Box
 
 IMAGE_FPS = 25.0
 DEFAULT_DRIVER = "learned"  # the lip model shipped in resources/lipsync/
+
+#: The source's own speech the speaker's visemes are learned from: its first seconds give
+#: every class enough examples, and a long clip's analysis no longer grows with its length
+#: (recognising a minute of speech costs about 20 s of CPU on this machine).
+LIBRARY_SPEECH_S = 30.0
+
+
+def library_speech(path: Path) -> Audio | None:
+    """The start of a source's own speech at 16 kHz (None when it is silent)."""
+    speech = load_audio(path, 16000)
+    speech = Audio(speech.samples[: round(LIBRARY_SPEECH_S * 16000)], 16000)
+    return None if is_silent(speech) else speech
 
 
 @dataclass(frozen=True)
@@ -444,29 +458,32 @@ class DubResult:
         }
 
 
+_ALIGN_HERE = object()
+
+
 def speaker_library(
     source: Any, cache: KeypointCache, regions: RegionSet, cache_root: Path,
     progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-    speech_out: list | None = None,
+    own: Any = _ALIGN_HERE,
 ) -> tuple[VisemeLibrary, list[str]]:
     """The library learned from the source's own speech, else the default one.
 
-    ``speech_out`` (a list) receives the source's (16 kHz samples, alignment) when it has
-    speech: the lip model learns the speaker's style from the same footage."""
+    ``own``: the source speech's alignment when it was made elsewhere (beside the
+    tracking), None for a silent source; by default it is aligned here."""
     default = default_library(cache.canonical, regions)
     notes: list[str] = []
     if source.is_image or not source.has_audio:
         notes.append("viseme library: the source has no speech, using the default library")
         return _or_empty(default, cache, regions), notes
-    speech = load_audio(source.path, 16000)
-    if is_silent(speech):
+    if own is _ALIGN_HERE:
+        speech = library_speech(source.path)
+        own = None if speech is None else align(
+            speech.samples, None, cache_dir=cache_root / "align",
+            progress=None if progress is None else (lambda f: progress("learning", f, 1)),
+            cancel=cancel)
+    if own is None:
         notes.append("viseme library: the source's audio is silent, using the default library")
         return _or_empty(default, cache, regions), notes
-    own = align(speech.samples, None, cache_dir=cache_root / "align",
-                progress=None if progress is None else (lambda f: progress("learning", f, 1)),
-                cancel=cancel)
-    if speech_out is not None:
-        speech_out.append((speech.samples, own))
     lib = learn_library(cache.expression(), np.asarray(cache.validity), own, cache.fps,
                         cache.canonical, regions, default)
     cov = lib.coverage()
@@ -493,8 +510,11 @@ def build_bank(source: Any, cache: KeypointCache, regions: RegionSet) -> MouthBa
         return None
     points = cache.points()
     points[np.asarray(cache.validity) == 0] = np.nan
+    # only the frames the bank keeps are converted to RGB (the decoder skips the rest)
+    wanted = set(MouthBank.select(points, regions).tolist())
+    frames = (source.frame(t) if t in wanted else None for t in range(source.frame_count))
     try:
-        return MouthBank.from_frames((f for _, f in source.frames()), points, regions)
+        return MouthBank.from_frames(frames, points, regions)
     except ValueError:
         return None
 
@@ -515,7 +535,11 @@ def open_take(
     driver: str = DEFAULT_DRIVER,
 ) -> DubTake:
     """Analyse the source and the dub and set up a take driven by ``driver`` (see
-    :meth:`DubTake.use_driver`); close it with ``take.close()``."""
+    :meth:`DubTake.use_driver`); close it with ``take.close()``.
+
+    The speech (the dub's, and the source's own for its viseme library) is aligned in
+    another process while this one tracks the face and builds the mouth bank: the take is
+    ready in about the longer of the two, not their sum, on two cores."""
     options = options or DubOptions()
     source_path, audio_path = Path(source_path), Path(audio_path)
     text = read_transcript(transcript) if transcript is not None else None
@@ -523,40 +547,55 @@ def open_take(
     source = open_media(source_path)
     root = cache_root or user_cache_dir()
     warnings: list[str] = []
+    beside = None
     try:
+        dub_silent = is_silent(dub16)
+        own_speech = None
+        if not source.is_image and source.has_audio:
+            own_speech = library_speech(source.path)
+        jobs = [] if dub_silent else [(dub16.samples, text, language, root / "align")]
+        if own_speech is not None:
+            jobs.append((own_speech.samples, None, "en", root / "align"))
+        beside = AlignBeside(jobs)
         kp = track_face(source, source_path, root, tracker, face_index, face_box, progress,
                         cancel, warnings)
         regions = load_regions(tracker)
+        if progress:
+            progress("mouth bank", 0, 1)
+        bank = build_bank(source, kp.cache, regions)
+        if progress:
+            progress("aligning", 0, 1)
+        aligned = beside.result(
+            cancel, None if progress is None else (lambda f: progress("aligning", f, 1)))
         alignment = None
-        if is_silent(dub16):
+        if dub_silent:
             warnings.append(f"{audio_path}: the dub is silent; the mouth stays closed")
         else:
-            alignment = align(
-                dub16.samples, text, language=language, cache_dir=root / "align",
-                progress=None if progress is None else (lambda f: progress("aligning", f, 1)),
-                cancel=cancel,
-            )
+            alignment = aligned[0]
             warnings.extend(f"{audio_path}: {n}" for n in alignment.notes)
             if not alignment.words and text is None:
                 warnings.append(
                     f"{audio_path}: no speech found in the dub; the mouth stays relaxed"
                 )
                 alignment = None
-        speech: list = []
-        library, notes = speaker_library(source, kp.cache, regions, root, progress, cancel,
-                                         speech)
-        warnings.extend(notes)
         if progress:
-            progress("mouth bank", 0, 1)
-        bank = build_bank(source, kp.cache, regions)
+            progress("learning", 0, 1)
+        own = aligned[-1] if own_speech is not None else None
+        library, notes = speaker_library(source, kp.cache, regions, root, progress, cancel,
+                                         own=own)
+        warnings.extend(notes)
         take = DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
-                       warnings, source_speech=speech[0] if speech else None)
+                       warnings, source_speech=None if own_speech is None
+                       else (own_speech.samples, own))
         if driver != "visemes":
             take.use_driver(driver)
         return take
     except BaseException:
         source.close()
         raise
+    finally:
+        if beside is not None:
+            beside.close()
 
 
 def dub(
@@ -584,10 +623,9 @@ def dub(
     """
     started = time.perf_counter()
     settings = settings or ExportSettings()
-    out = check_output_path(output)
     source_path, audio_path = Path(source_path), Path(audio_path)
-    if out.resolve() in (source_path.resolve(), audio_path.resolve()):
-        raise StudioError(out, "the output would overwrite an input")
+    check_output(output, {"source": source_path, "dub": audio_path, "transcript": transcript})
+    out = check_output_path(output)
     take = open_take(
         source_path, audio_path, transcript=transcript, options=options,
         cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
@@ -697,6 +735,9 @@ def open_project_take(project: Any, progress: Progress | None = None,
     if project.dub is None:
         raise StudioError(project.json_path, "the project has no dub audio yet")
     s = project.settings
+    # what would fail after the analysis fails now: the driver's model, the word edits
+    check_driver_model(s["driver"], project.folder, s["tracker"])
+    check_word_edits(project)
     box = s.get("face_box")
     take = open_take(
         project.source.path, project.dub.path,
@@ -716,8 +757,10 @@ def open_project_take(project: Any, progress: Progress | None = None,
 
 def export_take(take: DubTake, output: str | Path, dub_path: str | Path,
                 settings: ExportSettings, progress: Progress | None = None,
-                cancel: Callable[[], bool] | None = None) -> Path:
-    """Write a take to an MP4 (the dub's sound at its own rate)."""
+                cancel: Callable[[], bool] | None = None,
+                yield_to: Callable[[], bool] | None = None) -> Path:
+    """Write a take to an MP4 (the dub's sound at its own rate); rendering pauses while
+    ``yield_to()`` is true (the window's live preview has a frame to draw)."""
     out = check_output_path(output)
     dub_audio = load_audio(dub_path, None, mono=False)
     source_audio = None
@@ -730,5 +773,5 @@ def export_take(take: DubTake, output: str | Path, dub_path: str | Path,
         frame_count=take.frame_count, audio=dub_audio.samples,
         sample_rate=dub_audio.sample_rate, settings=settings, source_audio=source_audio,
         progress=None if progress is None else (lambda d, t: progress("exporting", d, t)),
-        cancel=cancel,
+        cancel=cancel, yield_to=yield_to,
     )

@@ -17,6 +17,9 @@ class StudioError(Exception):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
+    def __reduce__(self) -> tuple:  # pickles (from a worker process) with both fields
+        return (type(self), (self.path, self.problem))
+
 
 class MediaError(StudioError):
     """A media file that cannot be opened or decoded."""
@@ -52,3 +55,10 @@ class MissingMediaError(ProjectError):
 
 class EditsError(StudioError):
     """An edits file for the command line that is unreadable or asks for something invalid."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OSError as the one line every studio error is: ``<file>: <problem>``."""
+    problem = exc.strerror or str(exc)
+    where = exc.filename if exc.filename is not None else None
+    return f"{where}: {problem}" if where is not None else problem

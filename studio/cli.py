@@ -1,6 +1,9 @@
 """``studio``: one entry point; subcommands run the engine without a window.
 
 This module imports no Qt at import time, so ``studio analyze`` works on a headless server.
+Nor does it import the engine before the arguments have been checked: a missing file, an
+output that would overwrite an input or a bad value is answered in a fraction of a second,
+before torch, MediaPipe or the aligner load (``bench/cli_startup.py`` times it).
 """
 
 from __future__ import annotations
@@ -10,7 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import Cancelled, StudioError
+from core.errors import (
+    Cancelled,
+    EditsError,
+    MediaError,
+    StudioError,
+    TranscriptError,
+    os_error_line,
+)
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
@@ -128,7 +138,48 @@ class _Bar:
             self.bar = None
 
 
+def _need_file(path: Path | None, error: type[StudioError] = MediaError) -> None:
+    """The cheapest door: the file is there (no engine import needed to say it is not)."""
+    if path is None:
+        return
+    if not path.exists():
+        raise error(path, "file not found")
+    if path.is_dir():
+        raise error(path, "is a folder, not a file")
+
+
+def _check_dub_inputs(source: Path, audio: Path | None, transcript: Path | None,
+                      edits: Path | None) -> None:
+    """Every input of ``dub``/``analyze`` is what it should be, before any long work."""
+    _need_file(source)
+    _need_file(audio)
+    _need_file(transcript, TranscriptError)
+    _need_file(edits, EditsError)
+    from core.media.probe import check_audio, check_picture, check_transcript
+
+    check_picture(source)
+    if audio is not None:
+        check_audio(audio)
+    if transcript is not None:
+        check_transcript(transcript)
+    if edits is not None:
+        _check_edits_file(edits)
+
+
+def _check_edits_file(path: Path) -> None:
+    """An edits file's syntax and values, before any work (words named by their text are
+    looked up once the dub's words are known)."""
+    from core.project.edits import parse_edits
+
+    try:
+        parse_edits(path)
+    except EditsError as exc:
+        if "need the dub's aligned words" not in str(exc):
+            raise
+
+
 def _analyze(args: argparse.Namespace) -> int:
+    _check_dub_inputs(args.media, args.audio, args.transcript, None)
     from core.analysis import analyze
 
     bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
@@ -163,6 +214,13 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _dub(args: argparse.Namespace) -> int:
+    from core.outputs import check_output, video_container
+
+    output = args.output or Path.cwd() / f"{args.source.stem}_dub.mp4"
+    check_output(output, {"source": args.source, "dub": args.audio,
+                          "transcript": args.transcript, "edits file": args.edits})
+    video_container(output)
+    _check_dub_inputs(args.source, args.audio, args.transcript, args.edits)
     from core.dub import DubOptions, dub
     from core.export import ExportSettings
 
@@ -177,18 +235,10 @@ def _dub(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    output = args.output or Path.cwd() / f"{args.source.stem}_dub.mp4"
     bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
     edits = None
     if args.edits is not None:
-        from core.errors import EditsError
         from core.project.edits import parse_edits
-
-        try:  # a bad edits file fails before any long work
-            parse_edits(args.edits)
-        except EditsError as exc:
-            if "need the dub's aligned words" not in str(exc):
-                raise
 
         def edits(take):
             words = [w.text for w in take.dub_alignment.words] if take.dub_alignment else []
@@ -220,7 +270,7 @@ def _export(args: argparse.Namespace) -> int:
     import dataclasses
     import time
 
-    from core.dub import export_settings_from, export_take, open_project_take
+    from core.outputs import check_output
     from core.project.project import Project
 
     started = time.perf_counter()
@@ -230,6 +280,29 @@ def _export(args: argparse.Namespace) -> int:
     for key, value in overrides.items():
         if value is not None:
             project.set_setting(key, value)
+    output = args.output or project.folder / f"{project.folder.name}.mp4"
+    inputs = project.inputs()
+    if args.edits is not None:
+        _need_file(args.edits, EditsError)
+        inputs["edits file"] = args.edits
+    check_output(output, inputs, project_folder=project.folder)
+    from core.export import check_output_path
+
+    check_output_path(output)
+    project.require_media()
+    edits = None
+    if args.edits is not None:  # checked whole (words by text too) before the analysis
+        from core.project.dubwords import dub_word_texts
+        from core.project.edits import parse_edits
+
+        _check_edits_file(args.edits)
+        if project.dub is not None:
+            edits = parse_edits(args.edits, dub_word_texts(
+                project.dub.path, None if project.transcript is None else
+                project.transcript.path, project.cache_dir))
+    # the engine loads only now, once everything the user gave has been checked
+    from core.dub import export_settings_from, export_take, open_project_take
+
     try:
         settings = export_settings_from(project.settings)
         if args.crf is not None or args.preset is not None:
@@ -239,20 +312,14 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    output = args.output or project.folder / f"{project.folder.name}.mp4"
-    from core.export import check_output_path
-
-    check_output_path(output)
     bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
     try:
         take = open_project_take(project, progress=bar)
         try:
-            if args.edits is not None:
+            if edits is not None:
                 from core.dub import apply_edits
-                from core.project.edits import parse_edits
 
-                words = [w.text for w in take.dub_alignment.words] if take.dub_alignment else []
-                e = parse_edits(args.edits, words)
+                e = edits
                 merged = {int(k): dict(v) for k, v in project.words.items()}
                 for i, fields in e.words.items():
                     merged.setdefault(i, {}).update(fields)
@@ -274,6 +341,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.quiet import quiet_environment
+
+    quiet_environment()  # before MediaPipe or LiteRT can load
     args = _parser().parse_args(argv)
     if args.command is None:  # a bare ``studio`` opens the window
         from studio.app import main as open_window
@@ -290,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a disk that fills up or a folder that turns read-only mid-way
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 1
     except (Cancelled, KeyboardInterrupt):
         print("cancelled; what was done is cached and resumes next time", file=sys.stderr)

@@ -101,9 +101,11 @@ def run_show(args: argparse.Namespace) -> int:
 @_guard
 def run_set(args: argparse.Namespace) -> int:
     from core.project.commands import command_for_key, value_from_text
-    from core.project.project import Project
+    from core.project.project import Project, dub_word_count
 
     project = Project.open(args.folder)
+    if args.key.startswith("words."):  # a word edit must name a word the dub has
+        project.word_count = dub_word_count(project)
     command = command_for_key(project, args.key, value_from_text(args.value))
     command.do(project)
     project.save()

@@ -6,6 +6,7 @@ runs core's long jobs on worker threads, and shows what core returns.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -74,6 +75,22 @@ def version() -> str:
         return _v("talking-face-studio")
     except Exception:  # noqa: BLE001 - a source checkout without metadata
         return "0.1.0"
+
+
+def _load_engine(done: threading.Event) -> None:
+    """Import what the first analysis and render need (a background thread's work)."""
+    try:
+        from core.quiet import quiet_environment
+
+        quiet_environment()
+        import mediapipe.python.solutions.face_mesh  # noqa: F401
+
+        import core.dub  # noqa: F401 - torch, the renderer, the aligner, the exporter
+        import core.tracking.mediapipe_tracker  # noqa: F401
+    except Exception:  # noqa: BLE001 - only a head start; the job imports them anyway
+        pass
+    finally:
+        done.set()
 
 
 def _unique(folder: Path) -> Path:
@@ -187,6 +204,12 @@ class MainWindow(QMainWindow):
         self.autosave_timer.setInterval(4000)
         self.autosave_timer.timeout.connect(self._autosave)
         self.audio = self._make_audio()
+
+        # the engine (torch, MediaPipe, the aligner) loads while the user picks a clip, so
+        # the first take opens without waiting for the imports
+        self.engine_ready = threading.Event()
+        threading.Thread(target=_load_engine, args=(self.engine_ready,), daemon=True,
+                         name="engine-import").start()
 
         self.resize(1400, 900)
         geometry = self.qsettings.value("geometry")
@@ -1211,13 +1234,22 @@ class MainWindow(QMainWindow):
         if path is None:
             name, _ = QFileDialog.getSaveFileName(
                 self, "Export MP4", str(self.project.folder / f"{self.project.folder.name}.mp4"),
-                "MP4 video (*.mp4)")
+                "Video (*.mp4 *.mov *.mkv)")
             if not name:
                 return False
             path = name
+        from core.background import lower_thread_priority
         from core.dub import export_settings_from, export_take
+        from core.export import check_output_path
+        from core.outputs import check_output
 
         out = Path(path)
+        try:  # never over the project's own files or its media, whatever the dialog allowed
+            check_output(out, self.project.inputs(), project_folder=self.project.folder)
+            check_output_path(out)
+        except StudioError as exc:
+            self.show_error(exc, "Export")
+            return False
         handle, generation, edits = self.handle, self.generation, self.edits()
         dub_path = self.project.dub.path
         try:
@@ -1227,6 +1259,7 @@ class MainWindow(QMainWindow):
             return False
 
         hook = self.export_hook
+        renderer = self.renderer
 
         def work(progress, cancel):
             def report(stage: str, done: float, total: float) -> None:
@@ -1234,6 +1267,10 @@ class MainWindow(QMainWindow):
                 if hook is not None:
                     hook(stage, done, total)
 
+            # the export never starves the preview: its threads (this one, the frame
+            # producer and x264's, which inherit it) run at a lower OS priority, and no new
+            # frame is rendered while the preview has one to draw
+            lower_thread_priority()
             # a twin of the take, taken under the lock (quick): the export renders on it
             # while the preview goes on rendering the take itself
             with handle.lock:
@@ -1241,7 +1278,9 @@ class MainWindow(QMainWindow):
                 twin = handle.take.detached()
             job.detached = twin
             try:
-                return export_take(twin, out, dub_path, settings, report, cancel)
+                return export_take(twin, out, dub_path, settings, report, cancel,
+                                   yield_to=None if renderer is None else
+                                   (lambda: renderer.busy))
             finally:
                 twin.close()
 

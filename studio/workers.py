@@ -222,6 +222,7 @@ class RenderWorker(QThread):
         self.ahead, self.behind = ahead, behind
         self.cache = PreviewCache(cache_frames)
         self._context: RenderRequest | None = None  # the last request served (render thread)
+        self._serving = False  # a request (not a frame drawn ahead) is being drawn
         self._ahead_at = 0.0  # perf_counter time from which drawing ahead may start
         self.hits = 0
         self.misses = 0
@@ -240,6 +241,13 @@ class RenderWorker(QThread):
     def _has_pending(self) -> bool:
         with self._cond:
             return self._pending is not None or self._stop
+
+    @property
+    def busy(self) -> bool:
+        """True while a frame the window asked for waits or is being drawn: an export
+        beside the preview takes no new frame meanwhile (the preview goes first)."""
+        with self._cond:
+            return self._pending is not None or self._serving
 
     @property
     def idle(self) -> bool:
@@ -271,6 +279,7 @@ class RenderWorker(QThread):
                     return
                 req, self._pending = self._pending, None
                 ahead = None if req is not None else self._next_ahead()
+                self._serving = req is not None
             try:
                 if req is not None:
                     self._serve(req)
@@ -279,6 +288,9 @@ class RenderWorker(QThread):
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
                 self._context = None  # no look-ahead around a frame that fails
                 self.failed.emit(exc)
+            finally:
+                with self._cond:
+                    self._serving = False
 
     def _serve(self, req: RenderRequest) -> None:
         t0 = time.perf_counter()

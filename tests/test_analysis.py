@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.errors import NoFaceError
+from core.errors import Cancelled, NoFaceError
 from core.hashing import file_hash
-from core.keypoints.analyze import analyze_keypoints
+from core.keypoints.analyze import SEGMENT, analyze_keypoints
 from core.keypoints.cache import KeypointCache
 from core.keypoints.decompose import decompose, euler_angles, face_size, recompose
 from core.keypoints.regions import load_regions
@@ -176,16 +176,49 @@ def test_killed_analysis_resumes_where_it_stopped(shared_data, tmp_path):
                 done = json.loads(found[0].read_text())["frames_done"]
             except (ValueError, OSError):
                 done = 0
-            if done >= 200:
+            if done >= SEGMENT + 44:
                 progress = done
                 break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert progress is not None, "the analysis never got under way"
+    progress = json.loads(found[0].read_text())["frames_done"]  # where the kill landed
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
-    assert summary["resumed_at_frame"] >= progress
-    assert summary["frames_tracked_now"] <= summary["frames"] - progress
+    # it goes on from the start of the tracking segment the kill landed in
+    assert summary["resumed_at_frame"] == progress // SEGMENT * SEGMENT >= SEGMENT
+    assert summary["frames_tracked_now"] == summary["frames"] - summary["resumed_at_frame"]
     assert summary["face_found_share"] > 0.98
+
+
+def _cache_arrays(cache: KeypointCache) -> dict[str, np.ndarray]:
+    return {"rotation": np.asarray(cache.rotation), "scale": np.asarray(cache.scale),
+            "translation": np.asarray(cache.translation),
+            "expression": np.asarray(cache._arrays["expression"]),
+            "validity": np.asarray(cache.validity), "canonical": cache.canonical}
+
+
+def test_a_resumed_run_is_bit_exact(shared_data, tmp_path):
+    """MediaPipe tracks from the frame before: a resume must not see the next frames
+    differently. Stopped at frame 75 and resumed, the cache equals an uninterrupted run's."""
+    video = shared_data / "video" / "woman_glasses.mp4"
+    digest = file_hash(video)
+    whole = analyze_keypoints(open_media(video), media_hash=digest, root=tmp_path / "a",
+                              chunk=8, segment=32)
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) >= 75
+
+    with pytest.raises(Cancelled):
+        analyze_keypoints(open_media(video), media_hash=digest, root=tmp_path / "b", chunk=8,
+                          segment=32, cancel=stop)
+    resumed = analyze_keypoints(open_media(video), media_hash=digest, root=tmp_path / "b",
+                                chunk=8, segment=32)
+    assert resumed.resumed_at == 64 and resumed.tracked_now == whole.cache.frame_count - 64
+    a, b = _cache_arrays(whole.cache), _cache_arrays(resumed.cache)
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name

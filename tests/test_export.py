@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from core import atomic as atomic_module
 from core.errors import Cancelled, StudioError
 from core.export import (
     ExportSettings,
@@ -22,7 +23,6 @@ from core.export import (
     export_mp4,
     frame_rate_fraction,
 )
-from core.export import writer as writer_module
 
 FAST = ExportSettings(preset="veryfast")
 W, H = 192, 144
@@ -546,7 +546,7 @@ def test_read_only_folder_for_real(tmp_path):
 
 def test_partial_file_that_cannot_be_created(tmp_path, monkeypatch):
     """os.access can say yes and the folder still refuse the file: caught before frame 0."""
-    monkeypatch.setattr(writer_module.secrets, "token_hex", lambda n: "fixed")
+    monkeypatch.setattr(atomic_module.secrets, "token_hex", lambda n: "fixed")
     (tmp_path / ".out.mp4.fixed.partial.mp4").mkdir()  # the partial name is taken
     frames = Frames(10)
     with pytest.raises(StudioError, match="cannot write in folder"):
@@ -580,3 +580,36 @@ def test_default_settings():
     s = ExportSettings()
     assert (s.crf, s.preset, s.audio_bitrate, s.mix_source_audio) == (18, "medium", 192_000, False)
     assert ExportSettings(crf=0, preset="ultrafast").crf == 0
+
+
+def test_no_frame_is_taken_while_the_preview_draws(tmp_path):
+    """``yield_to`` (the window's preview is drawing) holds the frame producer back; the
+    export goes on, complete and in order, once it lets go."""
+    import threading
+
+    frames = Frames(12)
+    preview_busy = threading.Event()
+    preview_busy.set()  # busy from the start, and again after frame 3
+    taken: dict[str, list[int]] = {"start": [], "after 3": []}
+    phase = ["start"]
+
+    def progress(done: int, total: int) -> None:
+        if done == 3:
+            phase[0] = "after 3"
+            preview_busy.set()
+
+    def busy() -> bool:
+        if preview_busy.is_set():
+            taken[phase[0]].append(frames.taken)
+            if len(taken[phase[0]]) >= 5:  # the preview has drawn its frame
+                preview_busy.clear()
+            return True
+        return False
+
+    out = tmp_path / "beside.mp4"
+    export_mp4(out, frames, fps=25, frame_count=12, audio=tone(440, 0.5, 16000),
+               sample_rate=16000, settings=FAST, progress=progress, yield_to=busy)
+    assert taken["start"] == [0] * 5  # nothing rendered before the preview let go
+    assert len(taken["after 3"]) == 5 and len(set(taken["after 3"])) == 1  # none meanwhile
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12

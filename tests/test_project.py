@@ -9,7 +9,11 @@ import os
 import shutil
 from pathlib import Path
 
+import av
+import cv2
+import numpy as np
 import pytest
+import soundfile as sf
 
 from core.errors import EditsError, MediaError, MissingMediaError, ProjectError
 from core.project import schema
@@ -33,17 +37,54 @@ from core.project.project import Project
 from studio import cli_project
 
 
+def write_wav(path: Path, seconds: float = 0.2, seed: int = 0) -> Path:
+    """A short real sound (the project checks a voice track is audio)."""
+    noise = np.random.default_rng(seed).normal(0, 0.1, round(16000 * seconds))
+    sf.write(path, noise.astype(np.float32), 16000)
+    return path
+
+
+def write_video(path: Path, frames: int = 3, seed: int = 0) -> Path:
+    """A tiny real video (the project checks a source has a picture)."""
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width = s.height = 32
+        s.pix_fmt = "yuv420p"
+        for _ in range(frames):
+            img = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(s.encode())
+    return path
+
+
+def write_png(path: Path, seed: int = 0) -> Path:
+    img = np.random.default_rng(seed).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def write_model(path: Path, tracker: str = "mediapipe") -> Path:
+    """A file that reads as a fine-tuned lip adapter (its metadata is what a project checks
+    when the driver is set; the weights are only read by a take)."""
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": "studio-audio2exp", "version": 2, "backend": "landmarks",
+            "tracker": tracker, "n_points_total": 478}
+    save_file({"w": np.zeros(1, np.float32)}, str(path), metadata={"audio2exp": json.dumps(meta)})
+    return path
+
+
 @pytest.fixture
 def media(tmp_path: Path) -> dict[str, Path]:
-    """Stand-in media files: only their bytes (hash, size) matter to the project model."""
+    """Small real media files: their kind is checked, then only their bytes (hash, size)
+    matter to the project model."""
     folder = tmp_path / "media"
     folder.mkdir()
-    files = {"source": folder / "clip.mp4", "dub": folder / "dub.wav",
-             "transcript": folder / "dub.txt", "image": folder / "face.png"}
-    files["source"].write_bytes(os.urandom(4000))
-    files["dub"].write_bytes(os.urandom(3000))
+    files = {"source": write_video(folder / "clip.mp4"), "dub": write_wav(folder / "dub.wav"),
+             "transcript": folder / "dub.txt", "image": write_png(folder / "face.png")}
     files["transcript"].write_text("the duck saw a duck\n")
-    files["image"].write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(500))
     return files
 
 
@@ -84,6 +125,7 @@ def test_round_trip_keeps_every_edit(project: Project, media):
     project.set_setting("settings.alpha", 1.4)
     project.set_setting("export.crf", 20)
     project.set_setting("face_box", [10, 20, 100, 120])
+    write_model(project.folder / "models" / "adapter.safetensors")
     project.set_setting("driver", "audio2exp:models/adapter.safetensors")
     project.set_word_field([3, 5], "open", 2.0)
     project.set_word_field([3], "alpha", 0.5)
@@ -323,8 +365,7 @@ def test_missing_media_is_reported_and_relinked(project: Project, media, tmp_pat
 
 
 def test_relink_to_different_content_warns(project: Project, tmp_path):
-    other = tmp_path / "other.wav"
-    other.write_bytes(b"different")
+    other = write_wav(tmp_path / "other.wav", seed=1)  # another sound
     warnings = []
     project.events.connect(lambda n, p: warnings.append(p["message"]) if n == "warning" else 0)
     warning = project.relink("dub", other)
@@ -446,8 +487,7 @@ def test_add_remove_and_change_emotion_clips(project: Project, media):
 
 
 def test_set_media(project: Project, tmp_path):
-    new = tmp_path / "new.wav"
-    new.write_bytes(b"new voice")
+    new = write_wav(tmp_path / "new.wav", seed=2)
     _check_undo(project, SetMedia("dub", new), lambda p: p.dub.path == new)
     project.save()
     _check_undo(project, SetMedia("transcript", None), lambda p: p.transcript is None)
@@ -714,6 +754,7 @@ def test_cli_new_set_show(tmp_path, media, capsys):
     assert _cli("set", str(folder), "settings.alpha", "1.4") == 0
     assert _cli("set", str(folder), "settings.export.crf", "20") == 0
     assert _cli("set", str(folder), "words.3.open", "2") == 0
+    write_model(folder / "adapter.safetensors")
     assert _cli("set", str(folder), "settings.driver", "audio2exp:adapter.safetensors") == 0
     capsys.readouterr()
     assert _cli("show", str(folder), "--json") == 0

@@ -121,7 +121,7 @@ def test_playback_and_frame_steps(qtbot, window):
     assert window.audio.source().toLocalFile() == str(window.project.dub.path)
     window.play_action.trigger()
     assert window.playing
-    qtbot.waitUntil(lambda: window.frame >= 14, timeout=5_000)
+    qtbot.waitUntil(lambda: window.frame >= 14, timeout=30_000)
     window.play_action.trigger()
     assert not window.playing
     qtbot.waitUntil(lambda: window.is_current(window.shown), timeout=20_000)

@@ -10,10 +10,11 @@ printed as a JSON line ``{"event": "error", "message": …}``).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from core.errors import Cancelled, StudioError
+from core.errors import Cancelled, StudioError, os_error_line
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -42,22 +43,27 @@ def register(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _print_json(record: dict) -> None:
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the job for parsed arguments; JSON lines on stdout, an exit code back."""
     from trainer.job import JobRequest, run_job
-    from trainer.loop import print_json
 
     req = JobRequest(project=args.project, steps=args.steps, resume=args.resume, lr=args.lr,
                      batch=args.batch, clips=list(args.clips), out=args.out,
                      device=args.device, seed=args.seed)
     try:
-        _, path = run_job(req, print_json)
-    except StudioError as exc:
-        print_json({"event": "error", "message": str(exc)})
-        print(f"error: {exc}", file=sys.stderr)
+        _, path = run_job(req, _print_json)
+    except (StudioError, OSError) as exc:  # OSError: a disk full or a folder turned read-only
+        message = str(exc) if isinstance(exc, StudioError) else os_error_line(exc)
+        _print_json({"event": "error", "message": message})
+        print(f"error: {message}", file=sys.stderr)
         return 1
     except Cancelled:
-        print_json({"event": "stopped", "message": "cancelled while tracking; it resumes"})
+        _print_json({"event": "stopped", "message": "cancelled while tracking; it resumes"})
         return 130
     return 0 if path is not None else 130
 

@@ -44,6 +44,7 @@ from core.align.speech import (
     speech_mask,
 )
 from core.align.text import normalize
+from core.atomic import atomic_write_bytes, sweep_temp_files
 from core.errors import AlignError, Cancelled, TranscriptError
 from core.hashing import bytes_hash
 from core.paths import user_cache_dir
@@ -57,14 +58,24 @@ def _model_tag() -> str:
         ps_version = version("pocketsphinx")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         ps_version = "unknown"
-    return f"pocketsphinx-{ps_version}/en-us/align-3"
+    return f"pocketsphinx-{ps_version}/en-us/align-4"
 
 
 MODEL_TAG = _model_tag()
 
-# Mean and median word posterior (averaged) below this: not English, or not speech. English
-# clips score 0.55-0.8, German/French/Mandarin clips and singing 0.25-0.4.
+# Mean and median word posterior (averaged) below this: the recognised words are unreliable
+# and phones come from the phone decoder. Clear English clips score 0.55-0.96; English the
+# recogniser finds hard (a distant microphone, a fast speaker) 0.42-0.46; German, French
+# and Mandarin clips and singing 0.25-0.42; eSpeak's synthetic voice (the README's sample)
+# 0.36.
 _RELIABLE_CONFIDENCE = 0.48
+# Saying "it may not be English" is a stronger claim, made only below this confidence and
+# only when the recogniser's acoustic model fits the voice as it fits speech it knows (a
+# median fit per frame above _VOICE_FIT). Natural voices, in any language, fit at -3 to
+# -4.4; the synthetic voice of the README's sample at -6.1, a child at -5.2, speech over
+# music at -5.4: for those the low confidence says nothing about the language.
+_LANGUAGE_CONFIDENCE = 0.40
+_VOICE_FIT = -5.0
 _LOW_CONFIDENCE = 0.15  # single recognised words below this are listed for checking
 _PARALLEL_MIN_SECONDS = 30.0
 # Longest piece whose phones are aligned in one pass (memory grows with length squared);
@@ -88,11 +99,7 @@ def align(
     raises Cancelled when ``cancel()`` turns true. Silence is not an error: the result has no
     words and a note.
     """
-    x = _prepare(samples)
-    lang = (language or "en").strip().lower().replace("_", "-").split("-")[0] or "en"
-    text = transcript if transcript is not None and transcript.strip() else None
-    key = bytes_hash(x.tobytes(), text or "", lang, MODEL_TAG)
-    folder = Path(cache_dir) if cache_dir is not None else user_cache_dir() / "align"
+    x, text, lang, folder, key = _request(samples, transcript, language, cache_dir)
     cached = _read_cache(folder, key)
     if cached is not None:
         if progress is not None:
@@ -101,6 +108,30 @@ def align(
     result = _compute(x, text, lang, progress, cancel)
     _write_cache(folder, key, result)
     return result
+
+
+def cached_alignment(samples: np.ndarray, transcript: str | None, *, language: str = "en",
+                     cache_dir: Path | None = None) -> Alignment | None:
+    """What :func:`align` would return from its cache, or None when it would compute."""
+    _, _, _, folder, key = _request(samples, transcript, language, cache_dir)
+    return _read_cache(folder, key)
+
+
+def align_all(jobs: Sequence[tuple[np.ndarray, str | None, str, Path | None]]
+              ) -> list[Alignment]:
+    """:func:`align` of each ``(samples, transcript, language, cache_dir)``, in order (one
+    call for a worker process, see :class:`core.background.BackgroundCall`)."""
+    return [align(x, text, language=lang, cache_dir=folder) for x, text, lang, folder in jobs]
+
+
+def _request(samples: np.ndarray, transcript: str | None, language: str,
+             cache_dir: Path | None) -> tuple[np.ndarray, str | None, str, Path, str]:
+    x = _prepare(samples)
+    lang = (language or "en").strip().lower().replace("_", "-").split("-")[0] or "en"
+    text = transcript if transcript is not None and transcript.strip() else None
+    key = bytes_hash(x.tobytes(), text or "", lang, MODEL_TAG)
+    folder = Path(cache_dir) if cache_dir is not None else user_cache_dir() / "align"
+    return x, text, lang, folder, key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,19 +164,16 @@ def _read_cache(folder: Path, key: str) -> Alignment | None:
         if data.get("key") != key:
             return None
         return Alignment.from_json(data["alignment"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing or damaged: compute again
+    except Exception:  # noqa: BLE001 - missing or damaged in any way: compute again
+        return None
 
 
 def _write_cache(folder: Path, key: str, result: Alignment) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"{key}.{os.getpid()}.tmp"
-        tmp.write_text(
-            json.dumps({"key": key, "model": MODEL_TAG, "alignment": result.to_json()}),
-            encoding="utf-8",
-        )
-        os.replace(tmp, folder / f"{key}.json")
+        sweep_temp_files(folder)  # what killed runs left
+        atomic_write_bytes(folder / f"{key}.json", json.dumps(
+            {"key": key, "model": MODEL_TAG, "alignment": result.to_json()}).encode("utf-8"))
     except OSError:
         pass  # a read-only cache only costs speed
 
@@ -316,11 +344,7 @@ class _Job:
             phones = self._phone_loop(0.9 if english else 0.6, 0.98)
             self._use_loop_phones(words, phones)
             if english:
-                self.notes.append(
-                    "The recognised words are unreliable for this audio (the recogniser is "
-                    "not confident; it may not be English speech). Phones come from a phone "
-                    "decoder."
-                )
+                self.notes.append(self._unreliable_note(words))
             else:
                 self.notes.append(
                     f"The words are unreliable for this audio: the models only know English "
@@ -440,14 +464,31 @@ class _Job:
         if not words:
             self.notes.append("No words were recognised in the audio.")
             return words, False
-        posteriors = np.array([w.confidence for w in words], dtype=float)
-        confidence = 0.5 * float(posteriors.mean() + np.median(posteriors))
-        reliable = self.language == "en" and confidence >= _RELIABLE_CONFIDENCE
+        reliable = self.language == "en" and _confidence(words) >= _RELIABLE_CONFIDENCE
         if reliable:
             low = [w.label for w in words if w.confidence < _LOW_CONFIDENCE]
             if low:
                 self.notes.append("Low-confidence words (please check): " + _listing(low))
         return words, reliable
+
+    def _unreliable_note(self, words: list[WordSpan]) -> str:
+        """Why the recognised English words are not trusted, without guessing a language
+        where the evidence does not allow it (see _LANGUAGE_CONFIDENCE)."""
+        end = ("Phones come from a phone decoder; a transcript (--transcript) aligns the "
+               "words exactly.")
+        if not words:
+            return end
+        confidence = _confidence(words)
+        fit = float(np.median([w.fit for w in words]))
+        if fit < _VOICE_FIT:
+            return ("The recognised words are unreliable for this audio: the recogniser's "
+                    "acoustic model matches this voice poorly (a synthetic or child's voice, "
+                    "speech over music, or noise). " + end)
+        if confidence < _LANGUAGE_CONFIDENCE:
+            return ("The recognised words are unreliable for this audio (the recogniser is "
+                    "not confident; it may not be English speech). " + end)
+        return ("The recognised words are unreliable for this audio (the recogniser is not "
+                "confident enough to trust them). " + end)
 
     # -- phones
 
@@ -579,6 +620,12 @@ def _refine(pcm: bytes, dictionary: str, spans: list[WordSpan]) -> list[WordSpan
         phones[0].start, phones[-1].end = word.start, word.end
         word.phones = phones
     return spans
+
+
+def _confidence(words: list[WordSpan]) -> float:
+    """The mean and the median word posterior, averaged."""
+    posteriors = np.array([w.confidence for w in words], dtype=float)
+    return 0.5 * float(posteriors.mean() + np.median(posteriors))
 
 
 def _to_pcm(x: np.ndarray) -> np.ndarray:

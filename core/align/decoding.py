@@ -7,6 +7,7 @@ the GIL) and the caller shifts them onto the file's timeline.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import threading
@@ -38,10 +39,13 @@ class Span:
 
 @dataclass
 class WordSpan(Span):
-    """A word, its phones (may be empty: only the word boundaries are known) and posterior."""
+    """A word, its phones (may be empty: only the word boundaries are known), posterior and
+    acoustic fit: the mean log acoustic score per frame of the recogniser's path, relative
+    to the best-scoring senone of each frame (0 = the best any sound unit could do)."""
 
     phones: list[Span] = field(default_factory=list)
     confidence: float = 1.0
+    fit: float = 0.0
 
 
 def _config(**extra: object) -> dict[str, object]:
@@ -107,12 +111,20 @@ def _remove(paths: dict[str, str]) -> None:
             pass
 
 
+def _fit(ascore: float, frames: int) -> float:
+    """Log acoustic score per frame (pocketsphinx gives the score as a density)."""
+    if ascore <= 0.0:
+        return -50.0  # below what a double holds: a very poor match
+    return max(-50.0, math.log(ascore) / max(1, frames))
+
+
 def recognise(pcm: bytes) -> list[WordSpan]:
     """Open-vocabulary recognition with the en-us LM; words carry posteriors and phones."""
     dec = _recogniser()
     _decode(dec, pcm)
     words = [
-        WordSpan(base_word(s.word), s.start_frame, s.end_frame + 1, confidence=float(s.prob))
+        WordSpan(base_word(s.word), s.start_frame, s.end_frame + 1, confidence=float(s.prob),
+                 fit=_fit(s.ascore, s.end_frame + 1 - s.start_frame))
         for s in (dec.seg() or ())
         if not _is_filler(s.word)
     ]

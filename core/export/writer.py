@@ -3,12 +3,16 @@
 Rules decided here:
 
 * **Where.** :func:`check_output_path` fails with a :class:`StudioError` naming the folder
-  before any frame is rendered, so a bad path costs the user nothing. The file is encoded to a
-  hidden ``.<name>.<random>.partial.mp4`` beside the output and renamed over it only once it
-  is complete; on cancel or any error the partial file is removed and whatever was at the
-  output path before is left as it was.
+  before any frame is rendered, so a bad path costs the user nothing (callers also check the
+  output against their inputs with :func:`core.outputs.check_output`). The container is
+  chosen by the extension: ``.mp4``, ``.mov`` or ``.mkv``; another is refused. The file is
+  encoded to a hidden ``.<name>.<random>.partial.<ext>`` beside the output, locked while it
+  is written, and renamed over the output only once it is complete; on cancel or any error
+  the partial file is removed and whatever was at the output path before is left as it was.
+  A partial file left by a killed export is swept by the next export into that folder.
 * **Picture.** libx264, yuv420p (what every player decodes), CRF and preset from
-  :class:`ExportSettings`, frame threads so the encoder keeps both cores busy. 4:2:0 needs
+  :class:`ExportSettings`, frame threads so the encoder keeps both cores busy, and the
+  RGB -> YUV conversion of the next frame overlapping the encoding of this one. 4:2:0 needs
   an even width and height: an odd size gets one more column/row, a copy of the last one
   (nothing is cropped away, and a repeated edge line is invisible where a black one is not).
   RGB is converted with the BT.709 matrix, limited range, and the stream is tagged so, which
@@ -35,7 +39,9 @@ from __future__ import annotations
 import math
 import operator
 import os
-import secrets
+import queue
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from fractions import Fraction
@@ -46,9 +52,10 @@ import av
 import numpy as np
 from av.audio.resampler import AudioResampler
 
-from core.atomic import fsync_path
+from core.atomic import create_temp, fsync_path, sweep_temp_files
 from core.errors import Cancelled, StudioError
 from core.export.settings import ExportSettings
+from core.outputs import check_output_folder, video_container
 
 AAC_KEPT_RATES = (44100, 48000)
 AAC_DEFAULT_RATE = 48000
@@ -63,17 +70,10 @@ CancelCheck = Callable[[], bool]
 
 
 def check_output_path(path: str | Path) -> Path:
-    """Fail now, in the user's words, if the export could not be saved at ``path``."""
-    p = Path(path)
-    if p.is_dir():
-        raise StudioError(p, "is a folder; choose a file name for the video")
-    folder = p.parent
-    if not folder.exists():
-        raise StudioError(p, f"folder {folder} does not exist")
-    if not folder.is_dir():
-        raise StudioError(p, f"{folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StudioError(p, f"folder {folder} is read-only (no permission to write in it)")
+    """Fail now, in the user's words, if the export could not be saved at ``path``: a
+    folder, a missing or read-only folder, or an extension that is not a video container."""
+    p = check_output_folder(path)
+    video_container(p)
     return p
 
 
@@ -113,16 +113,20 @@ def export_mp4(
     source_audio: tuple[np.ndarray, int] | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
+    yield_to: CancelCheck | None = None,
 ) -> Path:
     """Encode ``frame_count`` RGB frames and the dub to an MP4 at ``path``; return the path.
 
-    ``frames`` yields (H, W, 3) uint8 RGB arrays, all the same size; it is consumed lazily,
-    one frame at a time, so frames can be rendered on demand. ``audio`` is float32 ``(n,)`` or
-    ``(channels, n)`` at ``sample_rate``; ``source_audio`` is ``(samples, rate)`` of the
-    source clip, mixed in only when ``settings.mix_source_audio``. ``progress(done, total)``
-    is called after every frame; ``cancel()`` is asked before every frame and a True answer
-    raises :class:`Cancelled`. Raises :class:`StudioError` for an unusable output path (before
-    the first frame is asked for) and for write failures, ValueError for bad arguments.
+    ``frames`` yields (H, W, 3) uint8 RGB arrays, all the same size; it is consumed lazily
+    on a producer thread, a few frames ahead of the encoder (with their RGB -> YUV
+    conversion), so rendering the next frames overlaps encoding this one. While
+    ``yield_to()`` is true (the live preview has a frame to draw) no new frame is taken.
+    ``audio`` is float32 ``(n,)`` or ``(channels, n)`` at ``sample_rate``; ``source_audio``
+    is ``(samples, rate)`` of the source clip, mixed in only when
+    ``settings.mix_source_audio``. ``progress(done, total)`` is called after every frame;
+    ``cancel()`` is asked before every frame and a True answer raises :class:`Cancelled`.
+    Raises :class:`StudioError` for an unusable output path (before the first frame is
+    asked for) and for write failures, ValueError for bad arguments.
     """
     out = check_output_path(path)
     rate = frame_rate_fraction(fps)
@@ -133,12 +137,12 @@ def export_mp4(
     out_rate, sound = _prepare_audio(
         audio, sample_rate, source, settings.source_audio_gain, rate, frame_count
     )
-    with _PartialMp4(out, rate, out_rate, sound.shape[0], settings) as mp4:
-        it = iter(frames)
+    with _PartialMp4(out, rate, out_rate, sound.shape[0], settings) as mp4, \
+            _Ahead(frames, frame_count, cancel, yield_to) as ahead:
         for i in range(frame_count):
             if cancel is not None and cancel():
                 raise Cancelled()
-            mp4.write_video(_next_frame(it, i, frame_count))
+            mp4.write_video(*ahead.next(i))
             mp4.write_audio(sound, round((i + 1) * out_rate / rate))
             if progress is not None:
                 progress(i + 1, frame_count)
@@ -148,14 +152,97 @@ def export_mp4(
     return out
 
 
+class _Ahead:
+    """The frames, taken, checked and converted to YUV on a producer thread, up to
+    :data:`AHEAD` ahead of the encoder. A failure there is raised by :meth:`next`; leaving
+    the ``with`` block stops the producer and waits for the frame it is on."""
+
+    def __init__(self, frames: Iterable[np.ndarray], total: int, cancel: CancelCheck | None,
+                 yield_to: CancelCheck | None) -> None:
+        self._frames = frames
+        self._total = total
+        self._cancel = cancel
+        self._yield_to = yield_to
+        self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="export-frames",
+                                        daemon=True)
+
+    def __enter__(self) -> _Ahead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)  # unblock a producer waiting to put
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def next(self, i: int) -> tuple[tuple[int, int], Any]:
+        """Frame ``i`` as ((width, height), YUV VideoFrame)."""
+        kind, value = self._queue.get()
+        if kind == "error":
+            raise value
+        if kind == "end":
+            raise ValueError(f"frames ended after {i} of the {self._total} promised")
+        return value
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        it = iter(self._frames)
+        try:
+            for i in range(self._total):
+                while self._yield_to is not None and self._yield_to() and \
+                        not self._stop.is_set():
+                    time.sleep(0.002)  # the preview draws first
+                if self._stop.is_set() or (self._cancel is not None and self._cancel()):
+                    return
+                try:
+                    rgb = _next_frame(it, i, self._total)
+                except StopIteration_:
+                    self._put(("end", None))
+                    return
+                h, w = rgb.shape[:2]
+                frame = av.VideoFrame.from_ndarray(_even(rgb), format="rgb24")
+                frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709",
+                                       dst_color_range="MPEG")
+                if not self._put(("frame", ((w, h), frame))):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - raised on the encoding thread
+            self._put(("error", exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+
 # -- frames -------------------------------------------------------------------------------
+
+
+class StopIteration_(Exception):  # noqa: N801 - StopIteration cannot leave a generator
+    """The frames ended early."""
+
+
+#: Frames rendered and converted ahead of the encoder.
+AHEAD = 4
 
 
 def _next_frame(it: Iterator[np.ndarray], i: int, total: int) -> np.ndarray:
     try:
         frame = next(it)
     except StopIteration:
-        raise ValueError(f"frames ended after {i} of the {total} promised") from None
+        raise StopIteration_() from None
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(
@@ -271,10 +358,12 @@ def _prepare_audio(
 
 
 class _PartialMp4:
-    """The MP4 being encoded: a hidden partial file that becomes the output on :meth:`commit`.
+    """The video being encoded: a hidden partial file that becomes the output on
+    :meth:`commit`.
 
     Leaving the ``with`` block without committing (cancel, error) closes and deletes the
-    partial file; the output path is only ever touched by the final rename.
+    partial file; the output path is only ever touched by the final rename. The partial file
+    stays locked while it is written, so a sweep by another export leaves it alone.
     """
 
     def __init__(
@@ -285,7 +374,9 @@ class _PartialMp4:
         self._audio_rate = audio_rate
         self._channels = channels
         self._settings = settings
-        self._tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.partial.mp4"
+        self._format = video_container(out)
+        self._tmp = out  # set by __enter__
+        self._lock_fd: int | None = None
         self._container: Any = None
         self._video: Any = None
         self._audio: Any = None
@@ -295,20 +386,19 @@ class _PartialMp4:
         self._committed = False
 
     def __enter__(self) -> _PartialMp4:
+        sweep_temp_files(self._out.parent)  # what killed exports left here
         try:
-            os.close(os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            self._lock_fd, self._tmp = create_temp(
+                self._out, f".partial{self._out.suffix.lower()}")
         except OSError as err:
             raise StudioError(
                 self._out, f"cannot write in folder {self._out.parent} ({err.strerror or err})"
             ) from err
         try:
             with self._writing():
+                options = {"movflags": "+faststart"} if self._format in ("mp4", "mov") else {}
                 self._container = av.open(
-                    str(self._tmp),
-                    "w",
-                    format="mp4",
-                    container_options={"movflags": "+faststart"},
-                )
+                    str(self._tmp), "w", format=self._format, container_options=options)
                 self._add_audio_stream()
         except BaseException:
             self._discard()
@@ -321,8 +411,10 @@ class _PartialMp4:
 
     # -- writing --------------------------------------------------------------------------
 
-    def write_video(self, rgb: np.ndarray) -> None:
-        h, w = rgb.shape[:2]
+    def write_video(self, size: tuple[int, int], frame: Any) -> None:
+        """Encode one frame: ``size`` (width, height) before padding to even, ``frame`` the
+        YUV VideoFrame (:class:`_Ahead` makes both)."""
+        w, h = size
         if self._video is None:
             self._size = (w, h)
             self._add_video_stream(w + w % 2, h + h % 2)
@@ -331,8 +423,6 @@ class _PartialMp4:
                 f"frame {self._frames} is {w}x{h}, the first frame was "
                 f"{self._size[0]}x{self._size[1]}"
             )
-        frame = av.VideoFrame.from_ndarray(_even(rgb), format="rgb24")
-        frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
         frame.pts = self._frames
         frame.time_base = self._video.codec_context.time_base
         with self._writing():
@@ -365,6 +455,7 @@ class _PartialMp4:
             fsync_path(self._tmp)
             os.replace(self._tmp, self._out)
         self._committed = True
+        self._unlock()
         fsync_path(self._out.parent)
 
     # -- internals ------------------------------------------------------------------------
@@ -402,7 +493,14 @@ class _PartialMp4:
             except Exception:  # noqa: BLE001 - the file is being thrown away anyway
                 pass
             self._container = None
-        self._tmp.unlink(missing_ok=True)
+        if self._lock_fd is not None:
+            self._tmp.unlink(missing_ok=True)
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 @contextmanager

@@ -1,8 +1,15 @@
 """Track a clip once and cache its keypoints, resuming an interrupted run.
 
 While tracking, raw points go into ``<key>.partial/`` in chunks, with a progress file
-written after each chunk, so a killed run picks up at the last chunk. When every frame is
-tracked the clip is decomposed and the finished cache is renamed into place in one step.
+written after each chunk. When every frame is tracked the clip is decomposed and the
+finished cache is renamed into place in one step.
+
+A video tracker keeps state between frames (MediaPipe looks for the face where it was in
+the frame before), so a run resumed mid-way would see the next frames differently from an
+uninterrupted one. Tracking is therefore done in segments of :data:`SEGMENT` frames, each
+started afresh (``session.reset()``), and a killed run resumes at the start of the segment
+it was in: the resumed cache is bit for bit the uninterrupted one. The face followed
+across segments is the one nearest the last face picked, as within a segment.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from core.tracking.human import human_face_score, is_human
 from core.tracking.selection import Box, FaceSelector
 
 MAX_FACES = 4
+#: Frames per tracking segment (a multiple of the commit chunk): a resumed run re-tracks
+#: at most this many frames, and the tracker starts afresh this often (every ~10 s).
+SEGMENT = 256
 
 
 @dataclass
@@ -69,6 +79,7 @@ def analyze_keypoints(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     chunk: int = 32,
+    segment: int = SEGMENT,
 ) -> KeypointAnalysis:
     """Keypoints of every frame of ``source``, from the cache under ``root`` if present."""
     started = time.perf_counter()
@@ -88,17 +99,29 @@ def analyze_keypoints(
             rebuilt = str(exc)
             remove_folder(final)
 
+    _sweep_unfinished(base)
     partial = base / f"{key}.partial"
-    run = _PartialRun.open_or_create(partial, source.frame_count, tracker, media_hash)
-    resumed_at = run.frames_done or None
+    run = _PartialRun.open_or_create(partial, source.frame_count, tracker, media_hash,
+                                     segment)
+    resumed_at = run.resume_frame() or None
     tracked_now = run.track(source, tracker, FaceSelector(face_index, face_box), progress,
                             cancel, chunk)
 
     found = np.asarray(run.found, dtype=bool)
     if not found.any():
+        most = run.most_faces
         run.discard()
         what = "the image" if getattr(source, "is_image", False) else \
             f"any of its {source.frame_count} frames"
+        if face_index and 0 < most <= face_index:
+            faces = "1 face is" if most == 1 else f"{most} faces are"
+            raise NoFaceError(source.path, f"face {face_index} was asked for, but no more "
+                              f"than {faces} in view in {what} (faces are numbered from 0, "
+                              "largest first)")
+        if face_box is not None and most > 0:
+            raise NoFaceError(source.path, f"no face overlaps the face box given "
+                              f"({', '.join(f'{v:g}' for v in face_box)}); {most} face"
+                              f"{'s' if most > 1 else ''} found elsewhere")
         raise NoFaceError(source.path, f"no human face found in {what}")
     human = human_face_score(source, run.points, found)
     if not is_human(human):
@@ -114,12 +137,41 @@ def analyze_keypoints(
     tmp = base / f"{key}.tmp-{os.getpid()}"
     remove_folder(tmp)
     KeypointCache.write(tmp, dec, meta)
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        remove_folder(tmp)  # another run of the same clip finished first: its cache serves
     run.discard()
     cache = KeypointCache.open(final, expect)
     return KeypointAnalysis(cache, from_cache=False, tracked_now=tracked_now,
                             resumed_at=resumed_at, rebuilt_reason=rebuilt, gaps=gaps,
                             seconds=time.perf_counter() - started)
+
+
+def _sweep_unfinished(base: Path) -> None:
+    """Remove cache folders a killed run was writing (``<key>.tmp-<pid>`` of a dead pid)."""
+    try:
+        entries = list(base.glob("*.tmp-*"))
+    except OSError:
+        return
+    for folder in entries:
+        pid = folder.name.rsplit(".tmp-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            remove_folder(folder)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
 
 
 class _PartialRun:
@@ -131,20 +183,39 @@ class _PartialRun:
         mode = "r+"
         self.points = np.load(folder / "points.npy", mmap_mode=mode)
         self.found = np.load(folder / "found.npy", mmap_mode=mode)
+        n, p = int(state["frames"]), int(state["points"])
+        if self.points.shape != (n, p, 3) or self.found.shape != (n,):
+            raise ValueError("the partial run's arrays do not match its progress file")
 
     @property
     def frames_done(self) -> int:
         return int(self.state["frames_done"])
 
+    @property
+    def segment(self) -> int:
+        return int(self.state["segment"])
+
+    @property
+    def most_faces(self) -> int:
+        """The most faces the tracker saw in one frame so far."""
+        return int(self.state.get("most_faces", 0))
+
+    def resume_frame(self) -> int:
+        """Where tracking goes on: the start of the segment the last run stopped in."""
+        return min(self.frames_done, int(self.state["frames"])) // self.segment * self.segment
+
     @classmethod
-    def open_or_create(cls, folder: Path, frames: int, tracker: Tracker, media_hash: str):
+    def open_or_create(cls, folder: Path, frames: int, tracker: Tracker, media_hash: str,
+                       segment: int = SEGMENT):
         state = {"frames": frames, "points": tracker.n_points, "tracker": tracker.name,
-                 "tracker_version": tracker.version, "media_hash": media_hash}
+                 "tracker_version": tracker.version, "media_hash": media_hash,
+                 "segment": segment}
         try:
             saved = json.loads((folder / "progress.json").read_text())
-            if all(saved.get(k) == v for k, v in state.items()):
+            if isinstance(saved, dict) and all(saved.get(k) == v for k, v in state.items()) \
+                    and type(saved.get("frames_done")) is int and saved["frames_done"] >= 0:
                 return cls(folder, saved)
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 - any damage: the run starts again
             pass
         remove_folder(folder)
         folder.mkdir(parents=True)
@@ -158,10 +229,13 @@ class _PartialRun:
 
     def track(self, source, tracker: Tracker, selector: FaceSelector, progress, cancel,
               chunk: int) -> int:
-        start = self.frames_done
         total = source.frame_count
-        if start >= total:
+        if self.frames_done >= total:
             return 0
+        start = self.resume_frame()
+        # frames of the segment being redone start blank, as they did the first time
+        self.found[start:] = 0
+        self.points[start:] = 0
         if start > 0:  # keep following the same face after a resume
             seen = np.flatnonzero(np.asarray(self.found[:start]))
             if len(seen):
@@ -169,13 +243,19 @@ class _PartialRun:
         session = tracker.open_session(static=bool(getattr(source, "is_image", False)),
                                        max_faces=MAX_FACES)
         done = start
+        most = self.most_faces
         try:
             for i, frame in source.frames(start):
-                face = selector.pick(session.detect(frame))
+                if i > start and i % self.segment == 0:
+                    session.reset()  # each segment is tracked as if from scratch
+                faces = session.detect(frame)
+                most = max(most, len(faces))
+                face = selector.pick(faces)
                 if face is not None:
                     self.points[i] = face.points
                     self.found[i] = 1
                 done = i + 1
+                self.state["most_faces"] = most
                 if done % chunk == 0 or done == total:
                     self._commit(done)
                     if progress:

@@ -146,6 +146,15 @@ class KeypointCache:
     @classmethod
     def open(cls, folder: Path, expect: dict[str, Any] | None = None) -> KeypointCache:
         """Open and validate a cache folder; raise CacheInvalid if anything is off."""
+        try:
+            return cls._open(folder, expect)
+        except CacheInvalid:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any damage means: not a usable cache
+            raise CacheInvalid(f"damaged ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def _open(cls, folder: Path, expect: dict[str, Any] | None) -> KeypointCache:
         meta_path = folder / "meta.json"
         if not meta_path.is_file():
             raise CacheInvalid("no meta.json (unfinished or not a cache)")
@@ -153,6 +162,8 @@ class KeypointCache:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError) as exc:
             raise CacheInvalid(f"meta.json unreadable: {exc}") from exc
+        if not isinstance(meta, dict):
+            raise CacheInvalid("meta.json is not an object")
         if meta.get("version") != CACHE_VERSION:
             raise CacheInvalid(f"cache version {meta.get('version')} != {CACHE_VERSION}")
         for key, value in (expect or {}).items():
@@ -178,5 +189,8 @@ class KeypointCache:
 
 
 def remove_folder(folder: Path) -> None:
-    """Delete a cache folder, tolerating a half-deleted one."""
+    """Delete a cache folder, tolerating a half-deleted one (or a file in its place)."""
+    if folder.is_file() or folder.is_symlink():
+        folder.unlink(missing_ok=True)
+        return
     shutil.rmtree(folder, ignore_errors=True)

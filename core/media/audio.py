@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from core.errors import MediaError
+from core.media.probe import check_sample_rate
 from core.media.video import (
     _open_container,
     _picture_streams,
@@ -61,6 +62,7 @@ def load_audio(
             raise MediaError(p, "has no audio track")
         stream = container.streams.audio[0]
         stream.codec_context.thread_type = "AUTO"
+        check_sample_rate(p, int(stream.codec_context.sample_rate or stream.rate or 0))
         rate = int(sample_rate or stream.codec_context.sample_rate or stream.rate or 0)
         if rate <= 0:
             raise MediaError(p, "audio track has no sample rate")

@@ -76,7 +76,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise StudioError(p, "the model's metadata is not valid JSON (corrupt file)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise StudioError(p, "not an audio2exp model (unknown format)")
-    if int(meta.get("version", 0)) > VERSION:
+    version = meta.get("version", 0)
+    if type(version) is not int or version < 0:
+        raise StudioError(p, f"the model's metadata version is not a whole number "
+                             f"({str(version)[:40]!r}; corrupt file)")
+    if version > VERSION:
         raise StudioError(p, f"made by a newer studio (model version {meta.get('version')}, "
                              f"this one reads up to {VERSION}); update the studio")
     return meta

@@ -360,8 +360,10 @@ class LearnedDriver:
               alignment: Alignment | None = None, library: VisemeLibrary | None = None
               ) -> int:
         """Fit the speaker's style on their own speaking footage (its sound and, when
-        given, its alignment); returns the frames used (0: too few, no style)."""
-        n = len(expression)
+        given, its alignment); returns the frames used (0: too few, no style). Only the
+        frames the sound covers count (the studio passes the first seconds of speech)."""
+        n = min(len(expression), int(len(samples) / self.model.mel.sample_rate * fps))
+        expression, validity = expression[:n], np.asarray(validity)[:n]
         vis, _ = self.visemes(alignment, library, n, fps, canonical, regions)
         coef = self.model.coefficients(samples, n, fps, vis)
         gate = speech_gate(sound_features(samples, self.model.mel),

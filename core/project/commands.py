@@ -247,7 +247,7 @@ def value_from_text(text: str) -> Any:
     otherwise the text itself (hold, audio2exp:model.safetensors)."""
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, too long a number, too deep
         return text
 
 
@@ -264,7 +264,7 @@ def command_for_key(project: Project, key: str, value: Any) -> Command:
             raise ProjectError(project.json_path, fail + "give a file path (or null)")
         return SetMedia(parts[0], value)
     if parts[0] == "words" and len(parts) == 3:
-        if not parts[1].isdigit():
+        if not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 8:
             raise ProjectError(project.json_path, fail + "words are named by index: words.3.open")
         index, field = int(parts[1]), parts[2]
         if field in WORD_STYLE:

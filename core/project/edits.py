@@ -13,7 +13,6 @@ with the file's name, so a typo does not silently drop an edit.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,8 +28,8 @@ from core.project.commands import (
     SetWordStyle,
     SetWordTiming,
 )
-from core.project.media import InvalidValue, MediaRef
-from core.project.project import Project
+from core.project.media import InvalidValue, MediaRef, check_path_text, shown
+from core.project.project import Project, parse_json
 
 _WORD_KEYS = ("index", "text", "occurrence")
 
@@ -74,12 +73,10 @@ def parse_edits(path: str | Path, word_texts: Sequence[str] | None = None) -> Ed
     except OSError as exc:
         raise EditsError(path, f"cannot read it ({exc.strerror or exc})") from exc
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise EditsError(path, "not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise EditsError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
-                               f"column {exc.colno}") from None
+    doc = parse_json(text, path, EditsError)
     try:
         return _parse(doc, path.parent, word_texts)
     except InvalidValue as exc:
@@ -116,6 +113,7 @@ def _parse(doc: Any, folder: Path, word_texts: Sequence[str] | None) -> Edits:
         image = clip.get("source", {}).get("image") if isinstance(clip.get("source"),
                                                                   dict) else None
         if isinstance(image, str):
+            check_path_text(image, f"{where}.source.image", "the edits file's folder")
             image_path = folder / image
             if not image_path.is_file():
                 raise InvalidValue(f"{where}.source.image: {image_path} not found")
@@ -132,7 +130,7 @@ def _word(entry: dict[str, Any], where: str, keys: list[str] | None) -> int:
             raise InvalidValue(f"{where}.occurrence: only goes with text")
         index = entry["index"]
         if type(index) is not int or index < 0:
-            raise InvalidValue(f"{where}.index: {index!r} is not a word index (0, 1, 2, ...)")
+            raise InvalidValue(f"{where}.index: {shown(index)} is not a word index (0, 1, 2, ...)")
         if keys is not None and index >= len(keys):
             raise InvalidValue(f"{where}.index: word {index} not found (the dub has "
                                f"{len(keys)} words)")
@@ -148,5 +146,6 @@ def _word(entry: dict[str, Any], where: str, keys: list[str] | None) -> int:
     if len(hits) < nth:
         found = f"it occurs {len(hits)} time{'s' if len(hits) != 1 else ''}" if hits else (
             "it is not among the aligned words")
-        raise InvalidValue(f"{where}: word {text!r} occurrence {nth} not found ({found})")
+        raise InvalidValue(f"{where}: word {shown(text)} occurrence {shown(nth)} not found "
+                           f"({found})")
     return hits[nth - 1]

@@ -7,6 +7,7 @@ lies inside it (so the folder can be moved or copied whole) and absolute otherwi
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 from core.errors import MediaError
 from core.hashing import file_hash
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
 KINDS = ("video", "image", "audio", "text")
 ROLE_KINDS = {"source": ("video", "image"), "dub": ("audio",), "transcript": ("text",)}
 # Folders of a project that never hold user media; skipped when searching for a moved file.
@@ -23,6 +26,20 @@ _SKIP_DIRS = {"cache", "models", "__pycache__"}
 
 class InvalidValue(ValueError):
     """A value that breaks the project schema; the message names the key and the rule."""
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut short for a one-line message, whatever the value: a huge integer,
+    a deeply nested list or a megabyte of text."""
+    if type(value) is int and value.bit_length() > 64:
+        return "a huge number"
+    if type(value) is float:
+        return f"{value:g}"
+    try:
+        text = _REPR.repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @dataclass(frozen=True)
@@ -35,12 +52,24 @@ class MediaRef:
     size: int | None = None
 
     @classmethod
-    def from_file(cls, path: str | Path, kind: str | None = None) -> MediaRef:
-        """Hash an existing file; ``kind`` is guessed (image or video) when not given."""
+    def from_file(cls, path: str | Path, kind: str | None = None, check: bool = True
+                  ) -> MediaRef:
+        """Hash an existing file; ``kind`` is found (image or video) when not given.
+
+        With ``check`` the file must be what its kind says (a quick look, see
+        :mod:`core.media.probe`): sound for audio, a picture for video or image, UTF-8
+        .txt/.srt/.vtt for text; a MediaError or TranscriptError names it otherwise."""
         path = Path(path).expanduser().absolute()
         if not path.is_file():
             raise MediaError(path, "no such file")
-        if kind is None:
+        if check:
+            from core.media.probe import check_kind, check_picture
+
+            if kind in (None, "video"):
+                kind = check_picture(path)  # a source may be either
+            else:
+                check_kind(path, kind)
+        elif kind is None:
             kind = guess_kind(path)
         try:
             return cls(path, file_hash(path), kind, path.stat().st_size)
@@ -61,14 +90,16 @@ class MediaRef:
             raise InvalidValue(f"{where}: a media reference is an object with path and hash")
         unknown = set(data) - {"path", "hash", "kind", "size"}
         if unknown:
-            raise InvalidValue(f"{where}: unknown field {sorted(unknown)[0]!r}")
+            raise InvalidValue(f"{where}: unknown field {shown(sorted(unknown)[0])}")
         path, digest, kind = data.get("path"), data.get("hash"), data.get("kind")
         if not isinstance(path, str) or not path:
             raise InvalidValue(f"{where}.path: must be a non-empty string")
+        check_path_text(path, f"{where}.path")
         if not isinstance(digest, str) or len(digest) != 32 or not _is_hex(digest):
             raise InvalidValue(f"{where}.hash: must be a 32-digit hex content hash")
         if kind not in kinds:
-            raise InvalidValue(f"{where}.kind: must be one of {', '.join(kinds)}, not {kind!r}")
+            raise InvalidValue(f"{where}.kind: must be one of {', '.join(kinds)}, "
+                               f"not {shown(kind)}")
         size = data.get("size")
         if size is not None and (type(size) is not int or size < 0):
             raise InvalidValue(f"{where}.size: must be a byte count")
@@ -77,6 +108,31 @@ class MediaRef:
 
     def at(self, path: Path) -> MediaRef:
         return replace(self, path=path)
+
+
+def shown_key(key: Any, limit: int = 40) -> str:
+    """A key of the document as it stands in a dotted name (``words.3.opne``), cut short."""
+    if not isinstance(key, str):
+        return shown(key, limit)
+    text = key.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_path_text(path: str, where: str, base: str = "the project folder") -> None:
+    """A path as written in a project file: no NUL or undecodable characters, and a relative
+    path stays inside the project folder (files outside it are stored absolute)."""
+    if "\x00" in path:
+        raise InvalidValue(f"{where}: contains a NUL character")
+    try:
+        os.fsencode(path)
+    except UnicodeError:
+        raise InvalidValue(f"{where}: is not a valid file name (undecodable characters)"
+                           ) from None
+    p = Path(path)
+    if not p.is_absolute() and Path(os.path.normpath(p)).parts[:1] == ("..",):
+        raise InvalidValue(f"{where}: {shown(path)} climbs out of {base}; a file "
+                           "outside it is given by its absolute path")
 
 
 def _is_hex(text: str) -> bool:

@@ -20,8 +20,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from core.atomic import atomic_write_json
-from core.errors import MissingMediaError, ProjectError
+from core.atomic import atomic_write_json, sweep_temp_files
+from core.errors import MissingMediaError, ProjectError, StudioError
 from core.project import schema
 from core.project.events import EventEmitter
 from core.project.media import ROLE_KINDS, InvalidValue, MediaRef, is_present, locate
@@ -46,11 +46,21 @@ def read_json_file(path: Path) -> Any:
         raise ProjectError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
     if not text.strip():
         raise ProjectError(path, "the file is empty")
+    return parse_json(text, path, ProjectError)
+
+
+def parse_json(text: str, path: Path | None, error: type[StudioError]) -> Any:
+    """``json.loads`` with every way it can fail as ``error(path, problem)``: bad syntax, an
+    integer too long to convert (over 4,300 digits) and nesting too deep to parse."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProjectError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                 f"column {exc.colno}") from None
+        raise error(path, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
+                          f"column {exc.colno}") from None
+    except RecursionError:
+        raise error(path, "not a valid file: its JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of over 4,300 digits
+        raise error(path, f"not valid JSON: {str(exc).splitlines()[0][:120]}") from None
 
 
 def resolve_driver(driver: str, folder: Path) -> str:
@@ -78,6 +88,9 @@ class Project:
         self.missing: dict[str, MediaRef] = {}
         #: One-line notes for the user about what happened on open (migrations, moved files).
         self.notes: list[str] = []
+        #: How many words the dub has, once known (its transcript's, or its alignment's);
+        #: word edits beyond it are refused. None: not known yet, not checked.
+        self.word_count: int | None = None
         self._dirty = False
 
     # --- files ------------------------------------------------------------------------------
@@ -132,6 +145,8 @@ class Project:
         folder = Path(folder).absolute()
         if not folder.is_dir():
             raise ProjectError(folder, "no such folder")
+        for where in (folder, folder / "models"):
+            sweep_temp_files(where)  # what killed saves (and trainings) left behind
         return cls.load(folder, folder / PROJECT_FILE)
 
     @classmethod
@@ -162,6 +177,18 @@ class Project:
             self._put_media(role, ref.at(found))
             self.notes.append(f"{role}: {ref.path} moved; found it at {found}")
             self._dirty = True
+
+    def inputs(self) -> dict[str, Path]:
+        """Every file the project reads, by what it is to the user: no output may go there."""
+        out = {f"project's {role}": ref.path for role, ref in self.media_refs().items()
+               if not role.startswith(CLIP_ROLE)}
+        for role, ref in self.media_refs().items():
+            if role.startswith(CLIP_ROLE):
+                out[f"image of emotion clip {role[len(CLIP_ROLE):]}"] = ref.path
+        model = driver_model(self.settings["driver"], self.folder)
+        if model is not None:
+            out["lip driver's model"] = model
+        return out
 
     def require_media(self) -> None:
         """Raise :class:`MissingMediaError` naming the first media file still missing."""
@@ -263,6 +290,8 @@ class Project:
             value = schema.check_setting(key, value)
         except InvalidValue as exc:
             raise self._error(exc) from None
+        if key == "driver" and value != schema.get_setting(self.settings, key):
+            check_driver_model(value, self.folder, self.settings["tracker"])
         old = schema.get_setting(self.settings, key)
         if old != value:
             schema.put_setting(self.settings, key, copy.copy(value))
@@ -288,7 +317,7 @@ class Project:
                 raise InvalidValue(f"{where}: unknown word style field (use "
                                    f"{', '.join(schema.WORD_STYLE)})")
             for i in indices:
-                schema.word_index(i, f"words.{i}")
+                self._check_index(i)
             value = rule.check(value, where)
         except InvalidValue as exc:
             raise self._error(exc) from None
@@ -313,6 +342,16 @@ class Project:
         """Put back per-word values returned by :meth:`set_word_field` (undo)."""
         self._put_word_values(indices, field, values)
 
+    def _check_index(self, index: Any) -> None:
+        """A word index that exists (when the dub's word count is known)."""
+        where = "words." + (str(index) if type(index) is int and index < 10**9 else "?")
+        index = schema.word_index(index, where)
+        if self.word_count is not None and index >= self.word_count:
+            raise InvalidValue(
+                f"{where}: no such word; the dub has {self.word_count} word"
+                f"{'s' if self.word_count != 1 else ''}"
+                + (f" (0 to {self.word_count - 1})" if self.word_count else ""))
+
     def word_timing(self, index: int) -> tuple[float, float] | None:
         entry = self.words.get(index, {})
         return (entry["start"], entry["end"]) if "start" in entry else None
@@ -321,7 +360,7 @@ class Project:
                         ) -> tuple[float, float] | None:
         """Fix a word's start and end (seconds), or clear the fix with None; returns the old."""
         try:
-            schema.word_index(index, f"words.{index}")
+            self._check_index(index)
             fixed = None if timing is None else schema.check_timing(*timing, f"words.{index}")
         except InvalidValue as exc:
             raise self._error(exc) from None
@@ -450,6 +489,56 @@ class Project:
         if warning:
             self.events.emit("warning", message=warning)
         return warning
+
+
+def driver_model(driver: str, folder: Path) -> Path | None:
+    """The model file a driver setting names (absolute), or None for a built-in driver."""
+    if driver.startswith(("audio2exp:", "learned:")):
+        return Path(resolve_driver(driver, folder).split(":", 1)[1])
+    return None
+
+
+def check_driver_model(driver: str, folder: Path, tracker: str) -> None:
+    """Refuse a driver whose model file is missing, unreadable or made for other keypoints,
+    with a ProjectError naming the file (run before any long work)."""
+    model = driver_model(driver, folder)
+    if model is None:
+        return
+    from core.keypoints.regions import load_regions
+
+    try:
+        if driver.startswith("learned:"):
+            from core.motion.lipsync import LipModel
+
+            LipModel.load(model, load_regions(tracker))
+        else:
+            from core.motion.audio2exp import check_backend, read_metadata
+
+            check_backend(model, read_metadata(model), load_regions(tracker))
+    except StudioError as exc:
+        raise ProjectError(exc.path, f"settings.driver: {exc.problem}") from None
+
+
+def dub_word_count(project: Any) -> int:
+    """How many words the project's dub has (its transcript's, or its alignment's, cached in
+    the project's cache/); raises ProjectError when it has no dub."""
+    if project.dub is None:
+        raise ProjectError(project.json_path, "the project has no dub yet, so no words")
+    from core.project.dubwords import dub_word_texts
+
+    transcript = None if project.transcript is None else project.transcript.path
+    return len(dub_word_texts(project.dub.path, transcript, project.cache_dir))
+
+
+def check_word_edits(project: Any) -> None:
+    """Refuse word edits beyond the dub's last word, naming the first (before long work)."""
+    if not project.words:
+        return
+    count = dub_word_count(project)
+    beyond = sorted(i for i in project.words if i >= count)
+    if beyond:
+        raise ProjectError(project.json_path, f"words.{beyond[0]}: no such word; the dub has "
+                                              f"{count} word{'s' if count != 1 else ''}")
 
 
 def settings_key(key: str) -> str:

@@ -16,7 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.project.media import ROLE_KINDS, InvalidValue, MediaRef
+from core.project.media import (
+    ROLE_KINDS,
+    InvalidValue,
+    MediaRef,
+    check_path_text,
+    shown,
+    shown_key,
+)
 
 SCHEMA_VERSION = 1
 
@@ -95,11 +102,14 @@ class Number(Field):
 
     def _check(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidValue(f"{where}: must be a number ({self._limits()}), not {value!r}")
-        value = float(value)
+            raise InvalidValue(f"{where}: must be a number ({self._limits()}), not {shown(value)}")
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value) or (self.lo is not None and value < self.lo) or (
                 self.hi is not None and value > self.hi):
-            raise InvalidValue(f"{where}: {value:g} is out of range {self._limits()}")
+            raise InvalidValue(f"{where}: {shown(value)} is out of range {self._limits()}")
         return value
 
 
@@ -108,16 +118,17 @@ class Int(Number):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if type(value) is not int:
-            raise InvalidValue(f"{where}: must be an integer ({self._limits()}), not {value!r}")
+            raise InvalidValue(f"{where}: must be an integer ({self._limits()}), "
+                               f"not {shown(value)}")
         if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
-            raise InvalidValue(f"{where}: {value} is out of range {self._limits()}")
+            raise InvalidValue(f"{where}: {shown(value)} is out of range {self._limits()}")
         return value
 
 
 class Bool(Field):
     def _check(self, value: Any, where: str) -> bool:
         if not isinstance(value, bool):
-            raise InvalidValue(f"{where}: must be true or false, not {value!r}")
+            raise InvalidValue(f"{where}: must be true or false, not {shown(value)}")
         return value
 
 
@@ -129,15 +140,50 @@ class Choice(Field):
     def _check(self, value: Any, where: str) -> str:
         if value not in self.options:
             raise InvalidValue(f"{where}: must be one of {', '.join(self.options)}, "
-                               f"not {value!r}")
+                               f"not {shown(value)}")
         return value
 
 
 class Text(Field):
     def _check(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise InvalidValue(f"{where}: must be a non-empty string, not {value!r}")
+            raise InvalidValue(f"{where}: must be a non-empty string, not {shown(value)}")
+        if "\x00" in value or not _utf8(value):
+            raise InvalidValue(f"{where}: contains a NUL or an undecodable character")
         return value
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
+#: The lip drivers a project may name: ``visemes``, or a fine-tuned adapter as
+#: ``audio2exp:<model file>`` (relative to the project folder, or absolute).
+DRIVERS = ("learned", "visemes")
+DRIVER_PREFIXES = ("learned:", "audio2exp:")
+
+
+class Driver(Text):
+    """A lip driver's name; whether an adapter's model file serves is checked where it is
+    set (:func:`core.project.project.check_driver_model`) and before a take is made."""
+
+    def _check(self, value: Any, where: str) -> str:
+        value = super()._check(value, where)
+        if value in DRIVERS:
+            return value
+        for prefix in DRIVER_PREFIXES:
+            if value.startswith(prefix):
+                model = value[len(prefix):]
+                if not model.strip():
+                    raise InvalidValue(f"{where}: {prefix}<model file> needs the model file")
+                check_path_text(model, where)
+                return value
+        known = [*DRIVERS, *(p + "<model file>" for p in DRIVER_PREFIXES)]
+        raise InvalidValue(f"{where}: unknown driver {shown(value)} (use {', '.join(known)})")
 
 
 class Box(Field):
@@ -147,7 +193,7 @@ class Box(Field):
         if not isinstance(value, (list, tuple)) or len(value) != 4 or any(
                 isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
                 for v in value):
-            raise InvalidValue(f"{where}: must be [x, y, w, h] in pixels, not {value!r}")
+            raise InvalidValue(f"{where}: must be [x, y, w, h] in pixels, not {shown(value)}")
         x, y, w, h = (float(v) for v in value)
         if w <= 0 or h <= 0:
             raise InvalidValue(f"{where}: width and height must be positive")
@@ -170,7 +216,7 @@ SETTINGS: dict[str, Any] = {
     "smoothing": Number(0, None, 0.5),
     "av_offset_frames": Int(-10, 10, 0),
     "word_ramp_ms": Number(0, 1000, 40.0),
-    "driver": Text("learned"),
+    "driver": Driver("learned"),
     "renderer": Choice(RENDERERS, "warp"),
     "tracker": Choice(TRACKERS, "mediapipe"),
     "face_index": Int(0, None, None, nullable=True),
@@ -254,7 +300,7 @@ def _settings(data: Any, spec: dict[str, Any], where: str) -> dict[str, Any]:
         raise InvalidValue(f"{where}: must be an object")
     unknown = set(data) - set(spec)
     if unknown:
-        raise InvalidValue(f"{where}.{sorted(unknown)[0]}: unknown setting")
+        raise InvalidValue(f"{where}.{shown_key(sorted(unknown)[0])}: unknown setting")
     out = {}
     for key, rule in spec.items():
         if isinstance(rule, dict):
@@ -270,7 +316,7 @@ def check_word(data: Any, where: str) -> dict[str, Any]:
         raise InvalidValue(f"{where}: must be an object")
     unknown = set(data) - set(WORD_STYLE) - set(WORD_TIMING)
     if unknown:
-        raise InvalidValue(f"{where}.{sorted(unknown)[0]}: unknown word field (use "
+        raise InvalidValue(f"{where}.{shown_key(sorted(unknown)[0])}: unknown word field (use "
                            f"{', '.join([*WORD_STYLE, *WORD_TIMING])})")
     out = {}
     for key, rule in WORD_STYLE.items():
@@ -293,11 +339,15 @@ def check_timing(start: Any, end: Any, where: str) -> dict[str, float]:
     return {"start": start, "end": end}
 
 
+MAX_WORD_INDEX = 10**7
+
+
 def word_index(key: Any, where: str) -> int:
-    if isinstance(key, str) and key.isdigit():
+    if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 8:
         key = int(key)
-    if type(key) is not int or key < 0:
-        raise InvalidValue(f"{where}: {key!r} is not a word index (0, 1, 2, ...)")
+    if type(key) is not int or not 0 <= key < MAX_WORD_INDEX:
+        shown = "a huge number" if type(key) is int else repr(key)[:40]
+        raise InvalidValue(f"{where}: {shown} is not a word index (0, 1, 2, ...)")
     return key
 
 
@@ -307,7 +357,7 @@ def check_clip(data: Any, where: str, folder: Path) -> dict[str, Any]:
         raise InvalidValue(f"{where}: must be an object")
     unknown = set(data) - set(CLIP_FIELDS) - {"emotion", "source"}
     if unknown:
-        raise InvalidValue(f"{where}.{sorted(unknown)[0]}: unknown emotion clip field")
+        raise InvalidValue(f"{where}.{shown_key(sorted(unknown)[0])}: unknown emotion clip field")
     out: dict[str, Any] = {}
     for key, rule in CLIP_FIELDS.items():
         if key in data:
@@ -361,7 +411,7 @@ def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
     doc, applied = migrate(doc)
     unknown = set(doc) - set(TOP_LEVEL)
     if unknown:
-        raise InvalidValue(f"{sorted(unknown)[0]}: unknown field")
+        raise InvalidValue(f"{shown_key(sorted(unknown)[0])}: unknown field")
     if "source" not in doc:
         raise InvalidValue("source: missing (every project has a source video or image)")
     state: dict[str, Any] = {
@@ -376,9 +426,11 @@ def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
         raise InvalidValue("words: must be an object keyed by word index")
     state["words"] = {}
     for key, value in words.items():
-        edits = check_word(value, f"words.{key}")
+        where = f"words.{shown_key(key)}"
+        index = word_index(key, where)
+        edits = check_word(value, where)
         if edits:
-            state["words"][word_index(key, f"words.{key}")] = edits
+            state["words"][index] = edits
     clips = doc.get("emotion_clips", [])
     if not isinstance(clips, list):
         raise InvalidValue("emotion_clips: must be a list")
@@ -387,7 +439,7 @@ def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
     seen = set()
     for i, clip in enumerate(state["emotion_clips"]):
         if clip["id"] in seen:
-            raise InvalidValue(f"emotion_clips[{i}].id: {clip['id']!r} is used twice")
+            raise InvalidValue(f"emotion_clips[{i}].id: {shown(clip['id'])} is used twice")
         seen.add(clip["id"])
     return state, applied
 

@@ -92,6 +92,8 @@ class WarpRenderer:
         self.device = torch.device(device)
         self.margin = margin
         self._topology: MeshTopology | None = None
+        # the last preview-size source frame: a slider drag redraws one frame many times
+        self._resized: tuple[np.ndarray, tuple[int, int], np.ndarray] | None = None
 
     def topology(self, reference: np.ndarray) -> MeshTopology:
         """The clip's mesh, built once from the first points it sees."""
@@ -133,7 +135,7 @@ class WarpRenderer:
             size = (frame.shape[1], frame.shape[0])
             src = scale_points(src, size, out_size)
             dst = scale_points(dst, size, out_size)
-            frame = resize_for(frame, out_size)
+            frame = self._resize(frame, tuple(out_size))
         out = np.array(frame, copy=True, order="C")
         if not (np.isfinite(src).all() and np.isfinite(dst).all()):
             return out  # no face in this frame: nothing to move
@@ -143,6 +145,16 @@ class WarpRenderer:
         if mouth is not None:
             apply_mouth_fill(out, frame, src, dst, mouth, self.regions)
         return out
+
+    def _resize(self, frame: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+        """``resize_for``, remembered for the last frame (source frames are read-only and
+        shared by the media cache, so the same array means the same picture)."""
+        last = self._resized
+        if last is not None and last[0] is frame and last[1] == out_size:
+            return last[2]
+        small = resize_for(frame, out_size)
+        self._resized = (frame, out_size, small)
+        return small
 
     def _warp_into(
         self,

@@ -39,6 +39,10 @@ class TrackerSession(Protocol):
         """All faces in an RGB uint8 frame, largest first."""
         ...
 
+    def reset(self) -> None:
+        """Forget the frames seen: the next one is tracked as by a new session."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -60,6 +60,9 @@ class FaceAlignmentSession:
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces[: self._max_faces]
 
+    def reset(self) -> None:
+        """Nothing to forget: every frame is detected on its own."""
+
     def close(self) -> None:
         self._fa = None
 

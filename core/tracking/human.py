@@ -24,6 +24,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from core.quiet import filtered_stderr
 from core.tracking.base import FaceCandidate
 
 THRESHOLD = 0.5
@@ -125,9 +126,10 @@ def human_face_score(source, points, found, n: int = SAMPLE_FRAMES) -> float:
     sampled frames are read from them and decoded from ``source``.
     """
     scores = []
-    for i in sample_frames(found, n):
-        box = FaceCandidate(np.asarray(points[i], dtype=np.float32)).box
-        scores.append(person_score(np.asarray(source.frame(i)), box))
+    with filtered_stderr():  # LiteRT announces its XNNPACK delegate on first use
+        for i in sample_frames(found, n):
+            box = FaceCandidate(np.asarray(points[i], dtype=np.float32)).box
+            scores.append(person_score(np.asarray(source.frame(i)), box))
     return float(np.median(scores)) if scores else 0.0
 
 
