@@ -46,6 +46,7 @@ from core.motion.words import StyledWord, WordStyle, style_directions
 from core.paths import user_cache_dir
 from core.project.project import resolve_driver
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
+from core.render.registry import Renderer, create_renderer
 from core.render.warp import WarpRenderer, resize_for
 from core.tracking.base import get_tracker
 from core.tracking.selection import Box
@@ -108,6 +109,8 @@ class DubTake:
     emotion_clips: list[EmotionClip] = field(default_factory=list)
     emotion_sources: dict[str, np.ndarray] = field(default_factory=dict)
     ramp_ms: float = 40.0
+    # what export draws with (registry); None: the warp renderer, which also previews
+    export_renderer: Renderer | None = None
 
     def __post_init__(self) -> None:
         self.fps = IMAGE_FPS if self.source.is_image else self.source.fps
@@ -118,7 +121,9 @@ class DubTake:
         self.source_index = source_frames(
             self.frame_count, self.source.frame_count, self.options.longer
         )
-        self.renderer = WarpRenderer(self.regions)
+        self._warp = WarpRenderer(self.regions)
+        self.renderer: Renderer = self._warp
+        self.use_renderer(self.export_renderer)
         self.lip_weight = lower_face_weight(self.cache.canonical, self.regions)
         self.rest = closed_rest(self.cache.canonical, self.regions)
         self.driver_name = "visemes"
@@ -215,6 +220,19 @@ class DubTake:
         self._composer_cache = None
         self.update()
 
+    def use_renderer(self, renderer: Renderer | None) -> None:
+        """Export with ``renderer`` (None: warp). The preview uses it too when it is fast
+        enough here; otherwise the preview stays on the warp renderer, and a warning says so."""
+        self.export_renderer = renderer
+        if renderer is None or renderer.preview:
+            self.renderer = renderer or self._warp
+            return
+        self.renderer = self._warp
+        note = (f"renderer {renderer.name}: too slow for a live preview without a GPU, so the "
+                f"preview shows the warp renderer; export draws with {renderer.name}")
+        if note not in self.warnings:
+            self.warnings.append(note)
+
     def styled_words(self) -> list[StyledWord]:
         """Edited words as spans of output frames, moved earlier by the lips' lead."""
         if self.dub_alignment is None:
@@ -299,7 +317,13 @@ class DubTake:
         """
         twin = copy.copy(self)
         twin.source = open_media(self.source.path)
-        twin.renderer = copy.copy(self.renderer)  # its mesh topology is immutable, shared
+        # a renderer's mesh topology and networks are immutable, shared; caches are not
+        twin._warp = copy.copy(self._warp)
+        twin.renderer = twin._warp if self.renderer is self._warp else copy.copy(self.renderer)
+        if self.export_renderer is self.renderer:
+            twin.export_renderer = twin.renderer
+        elif self.export_renderer is not None:
+            twin.export_renderer = copy.copy(self.export_renderer)
         twin.word_styles = dict(self.word_styles)
         twin.word_timing = dict(self.word_timing)
         twin.emotion_clips = list(self.emotion_clips)
@@ -332,12 +356,15 @@ class DubTake:
         return [self.bank.fill(int(i)) for i in choice]
 
     def render(self, j: int, frame: np.ndarray, fill: MouthFill | None = None,
-               out_size: tuple[int, int] | None = None) -> np.ndarray:
-        """Output frame ``j`` drawn from its source ``frame`` (full size unless ``out_size``).
+               out_size: tuple[int, int] | None = None,
+               renderer: Renderer | None = None) -> np.ndarray:
+        """Output frame ``j`` drawn from its source ``frame`` (full size unless ``out_size``)
+        by the preview renderer, or by ``renderer``.
 
         Without ``fill`` (a single preview frame) the bank entry nearest this frame's mouth
         is used; export passes the entries chosen along time.
         """
+        renderer = renderer or self.renderer
         if not self.valid(j):
             if out_size is None:
                 return np.array(frame, copy=True)
@@ -348,13 +375,37 @@ class DubTake:
         elif fill is None:
             nearest = self.bank.choose(inner_lip_shapes(dst, self.regions))[0]
             fill = self.bank.fill(int(nearest))
-        return self.renderer.render(frame, src[0], dst[0], out_size=out_size, mouth=fill)
+        return renderer.render(frame, src[0], dst[0], out_size=out_size, mouth=fill)
 
     def frames(self, cancel: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
-        """Every output frame at full resolution, in order (for export)."""
+        """Every output frame at full resolution, in order (for export), drawn by the export
+        renderer; one that renders batches (on a GPU) gets them."""
+        renderer = self.export_renderer or self.renderer
         fills = self.mouth_fills()
+        batch = int(getattr(renderer, "batch_size", 1))
+        if batch <= 1 or not hasattr(renderer, "render_batch"):
+            for j, frame in source_in_order(self.source, self.source_index):
+                yield self.render(j, frame, fills[j], renderer=renderer)
+            return
+        pending: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> Iterator[np.ndarray]:
+            src, dst = self.keypoints(np.array([j for j, _ in pending]))
+            live = [k for k, (j, _) in enumerate(pending) if self.valid(j)]
+            drawn = renderer.render_batch(
+                [(pending[k][1], src[k], dst[k], fills[pending[k][0]]) for k in live])
+            out = [np.array(f, copy=True) for _, f in pending]  # no face: passes through
+            for k, image in zip(live, drawn, strict=True):
+                out[k] = image
+            pending.clear()
+            yield from out
+
         for j, frame in source_in_order(self.source, self.source_index):
-            yield self.render(j, frame, fills[j])
+            pending.append((j, frame))
+            if len(pending) == batch:
+                yield from flush()
+        if pending:
+            yield from flush()
 
 
 def source_in_order(source: Any, index: np.ndarray, chunk: int = 24
@@ -469,8 +520,10 @@ def open_take(
     language: str = "en",
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    renderer: Renderer | None = None,
 ) -> DubTake:
-    """Analyse the source and the dub and set up a take; close it with ``take.close()``."""
+    """Analyse the source and the dub and set up a take; close it with ``take.close()``.
+    ``renderer`` draws the export (None: warp)."""
     options = options or DubOptions()
     source_path, audio_path = Path(source_path), Path(audio_path)
     text = read_transcript(transcript) if transcript is not None else None
@@ -503,7 +556,7 @@ def open_take(
             progress("mouth bank", 0, 1)
         bank = build_bank(source, kp.cache, regions)
         return DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
-                       warnings)
+                       warnings, export_renderer=renderer)
     except BaseException:
         source.close()
         raise
@@ -525,11 +578,14 @@ def dub(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     edits: Callable[[DubTake], Any] | None = None,
+    renderer: str = "warp",
+    weights: str | Path | None = None,
 ) -> DubResult:
     """Run the whole job: analyse, learn, drive, render and export ``output``.
 
     ``edits(take)`` may return parsed word and emotion edits (core.project.edits.Edits),
-    resolved against the dub's aligned words, to apply before rendering.
+    resolved against the dub's aligned words, to apply before rendering. ``renderer`` names
+    the renderer (registry), ``weights`` the folder of its weights; both are checked first.
     """
     started = time.perf_counter()
     settings = settings or ExportSettings()
@@ -537,10 +593,12 @@ def dub(
     source_path, audio_path = Path(source_path), Path(audio_path)
     if out.resolve() in (source_path.resolve(), audio_path.resolve()):
         raise StudioError(out, "the output would overwrite an input")
+    drawer = None if renderer == "warp" else create_renderer(
+        renderer, load_regions(tracker), weights=weights)
     take = open_take(
         source_path, audio_path, transcript=transcript, options=options,
         cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
-        language=language, progress=progress, cancel=cancel,
+        language=language, progress=progress, cancel=cancel, renderer=drawer,
     )
     try:
         if edits is not None:
@@ -639,6 +697,18 @@ def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
     take.update(options)
 
 
+def project_renderer(settings: dict[str, Any], folder: Path | None = None) -> Renderer | None:
+    """The export renderer a project's settings name (None: warp). A relative weights
+    folder is taken from the project folder."""
+    name = settings.get("renderer", "warp")
+    if name == "warp":
+        return None
+    weights = settings.get("weights")
+    if weights is not None and folder is not None:
+        weights = Path(folder) / Path(weights).expanduser()
+    return create_renderer(name, load_regions(settings["tracker"]), weights=weights)
+
+
 def open_project_take(project: Any, progress: Progress | None = None,
                       cancel: Callable[[], bool] | None = None) -> DubTake:
     """The take a project describes: its media, analysis (in its cache/) and edits."""
@@ -647,13 +717,14 @@ def open_project_take(project: Any, progress: Progress | None = None,
         raise StudioError(project.json_path, "the project has no dub audio yet")
     s = project.settings
     box = s.get("face_box")
+    drawer = project_renderer(s, project.folder)
     take = open_take(
         project.source.path, project.dub.path,
         transcript=None if project.transcript is None else project.transcript.path,
         options=options_from_settings(s), cache_root=project.cache_dir, tracker=s["tracker"],
         face_index=s.get("face_index"),
         face_box=None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3]),
-        progress=progress, cancel=cancel,
+        progress=progress, cancel=cancel, renderer=drawer,
     )
     try:
         driver = resolve_driver(s["driver"], project.folder)

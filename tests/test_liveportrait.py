@@ -34,11 +34,8 @@ needs_fixture = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def weights_root(tmp_path_factory) -> Path:
-    if not parity.available():
-        pytest.skip(f"../shared/reference/liveportrait_parity is absent ({parity.PARITY})")
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    return parity.write_official_layout(tmp_path_factory.mktemp("lp_weights"))
+def weights_root(liveportrait_weights) -> Path:
+    return liveportrait_weights
 
 
 @pytest.fixture(scope="module")
