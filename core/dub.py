@@ -710,14 +710,17 @@ def project_renderer(settings: dict[str, Any], folder: Path | None = None) -> Re
 
 
 def open_project_take(project: Any, progress: Progress | None = None,
-                      cancel: Callable[[], bool] | None = None) -> DubTake:
-    """The take a project describes: its media, analysis (in its cache/) and edits."""
+                      cancel: Callable[[], bool] | None = None,
+                      export_renderer: bool = True) -> DubTake:
+    """The take a project describes: its media, analysis (in its cache/) and edits.
+    ``export_renderer`` False leaves the project's renderer to be set at export (the window
+    opens a project for its preview even when the neural renderer's weights are missing)."""
     project.require_media()
     if project.dub is None:
         raise StudioError(project.json_path, "the project has no dub audio yet")
     s = project.settings
     box = s.get("face_box")
-    drawer = project_renderer(s, project.folder)
+    drawer = project_renderer(s, project.folder) if export_renderer else None
     take = open_take(
         project.source.path, project.dub.path,
         transcript=None if project.transcript is None else project.transcript.path,

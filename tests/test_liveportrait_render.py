@@ -148,7 +148,14 @@ def test_expression_map_learned_from_footage_recovers_a_linear_relation():
 
 
 def test_registry_names_and_refuses_missing_weights(tmp_path):
+    import torch
+
+    from core.render.registry import preview_note
+
     assert renderer_names()[:2] == ("warp", "liveportrait")
+    assert preview_note("warp") is None
+    if not torch.cuda.is_available():
+        assert "the preview shows the warp renderer" in preview_note("liveportrait")
     assert isinstance(create_renderer("warp", REGIONS), WarpRenderer)
     with pytest.raises(ValueError, match="unknown renderer"):
         create_renderer("ray-tracer", REGIONS)

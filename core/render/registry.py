@@ -60,6 +60,17 @@ def renderer_names() -> tuple[str, ...]:
     return tuple(FACTORIES)
 
 
+def preview_note(name: str) -> str | None:
+    """What the user should know about previewing with ``name`` on this machine."""
+    if name == "liveportrait":
+        import torch
+
+        if not torch.cuda.is_available():
+            return ("liveportrait draws the export only: without a GPU a frame takes seconds, "
+                    "so the preview shows the warp renderer")
+    return None
+
+
 def create_renderer(name: str, regions: RegionSet, *, weights: str | Path | None = None,
                     device: str | None = None) -> Renderer:
     """The renderer called ``name``; weights are checked here, before any long work."""
