@@ -38,9 +38,17 @@ def weights_root(liveportrait_weights) -> Path:
     return liveportrait_weights
 
 
+#: STUDIO_TEST_DEVICE=cuda runs the parity on a GPU (bench/gpu_check.py does), fp32 with
+#: TF32 off so that the fixture's tolerances apply
+DEVICE = os.environ.get("STUDIO_TEST_DEVICE", "cpu")
+
+
 @pytest.fixture(scope="module")
 def lp(weights_root) -> LivePortrait:
-    return LivePortrait.load(weights_root, device="cpu")
+    if DEVICE.startswith("cuda"):
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return LivePortrait.load(weights_root, device=DEVICE, half=False)
 
 
 @needs_fixture

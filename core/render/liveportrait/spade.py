@@ -32,8 +32,9 @@ class SpectralConv2d(nn.Module):
 
     def weight(self) -> torch.Tensor:
         w = self.weight_orig
-        sigma = torch.dot(self.weight_u, torch.mv(w.reshape(w.shape[0], -1), self.weight_v))
-        return w / sigma
+        with torch.autocast(w.device.type, enabled=False):  # σ in the weights' precision
+            sigma = torch.dot(self.weight_u, torch.mv(w.reshape(w.shape[0], -1), self.weight_v))
+            return w / sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight(), self.bias, padding=self.padding)
