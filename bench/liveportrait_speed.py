@@ -10,6 +10,8 @@ decoder's main op) is timed in the same run as a reference, since the machine is
 "ref ×" compares a module with it, which stays put when the load changes.
 
     python bench/liveportrait_speed.py                      # CPU, 2 threads
+    python bench/liveportrait_speed.py --threads 1          # a busy shared CPU: 2 threads
+                                                            # stall on each other there
     python bench/liveportrait_speed.py --device cuda --half --batch 8   # a GPU, fp16
 """
 
