@@ -48,6 +48,7 @@ from core.outputs import check_output
 from core.paths import user_cache_dir
 from core.project.project import check_driver_model, check_word_edits, resolve_driver
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
+from core.render.registry import Renderer, create_renderer
 from core.render.warp import WarpRenderer, resize_for
 from core.tracking.base import get_tracker
 from core.tracking.selection import Box
@@ -125,6 +126,8 @@ class DubTake:
     ramp_ms: float = 40.0
     # the source's own speech (16 kHz samples, its alignment), for the lip model's style
     source_speech: tuple[np.ndarray, Alignment | None] | None = None
+    # what export draws with (registry); None: the warp renderer, which also previews
+    export_renderer: Renderer | None = None
 
     def __post_init__(self) -> None:
         self.fps = IMAGE_FPS if self.source.is_image else self.source.fps
@@ -135,7 +138,9 @@ class DubTake:
         self.source_index = source_frames(
             self.frame_count, self.source.frame_count, self.options.longer
         )
-        self.renderer = WarpRenderer(self.regions)
+        self._warp = WarpRenderer(self.regions)
+        self.renderer: Renderer = self._warp
+        self.use_renderer(self.export_renderer)
         self.lip_weight = lower_face_weight(self.cache.canonical, self.regions)
         self.rest = closed_rest(self.cache.canonical, self.regions)
         self.driver_name = "visemes"
@@ -265,6 +270,18 @@ class DubTake:
         return driver.motion(self.dub.samples, self.frame_count, self.fps,
                              self.cache.canonical, self.regions,
                              alignment=self.dub_alignment, library=self.library)
+    def use_renderer(self, renderer: Renderer | None) -> None:
+        """Export with ``renderer`` (None: warp). The preview uses it too when it is fast
+        enough here; otherwise the preview stays on the warp renderer, and a warning says so."""
+        self.export_renderer = renderer
+        if renderer is None or renderer.preview:
+            self.renderer = renderer or self._warp
+            return
+        self.renderer = self._warp
+        note = (f"renderer {renderer.name}: too slow for a live preview without a GPU, so the "
+                f"preview shows the warp renderer; export draws with {renderer.name}")
+        if note not in self.warnings:
+            self.warnings.append(note)
 
     def styled_words(self) -> list[StyledWord]:
         """Edited words as spans of output frames, moved earlier by the lips' lead."""
@@ -350,7 +367,13 @@ class DubTake:
         """
         twin = copy.copy(self)
         twin.source = open_media(self.source.path)
-        twin.renderer = copy.copy(self.renderer)  # its mesh topology is immutable, shared
+        # a renderer's mesh topology and networks are immutable, shared; caches are not
+        twin._warp = copy.copy(self._warp)
+        twin.renderer = twin._warp if self.renderer is self._warp else copy.copy(self.renderer)
+        if self.export_renderer is self.renderer:
+            twin.export_renderer = twin.renderer
+        elif self.export_renderer is not None:
+            twin.export_renderer = copy.copy(self.export_renderer)
         twin.word_styles = dict(self.word_styles)
         twin.word_timing = dict(self.word_timing)
         twin.emotion_clips = list(self.emotion_clips)
@@ -383,12 +406,15 @@ class DubTake:
         return [self.bank.fill(int(i)) for i in choice]
 
     def render(self, j: int, frame: np.ndarray, fill: MouthFill | None = None,
-               out_size: tuple[int, int] | None = None) -> np.ndarray:
-        """Output frame ``j`` drawn from its source ``frame`` (full size unless ``out_size``).
+               out_size: tuple[int, int] | None = None,
+               renderer: Renderer | None = None) -> np.ndarray:
+        """Output frame ``j`` drawn from its source ``frame`` (full size unless ``out_size``)
+        by the preview renderer, or by ``renderer``.
 
         Without ``fill`` (a single preview frame) the bank entry nearest this frame's mouth
         is used; export passes the entries chosen along time.
         """
+        renderer = renderer or self.renderer
         if not self.valid(j):
             if out_size is None:
                 return np.array(frame, copy=True)
@@ -399,13 +425,37 @@ class DubTake:
         elif fill is None:
             nearest = self.bank.choose(inner_lip_shapes(dst, self.regions))[0]
             fill = self.bank.fill(int(nearest))
-        return self.renderer.render(frame, src[0], dst[0], out_size=out_size, mouth=fill)
+        return renderer.render(frame, src[0], dst[0], out_size=out_size, mouth=fill)
 
     def frames(self, cancel: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
-        """Every output frame at full resolution, in order (for export)."""
+        """Every output frame at full resolution, in order (for export), drawn by the export
+        renderer; one that renders batches (on a GPU) gets them."""
+        renderer = self.export_renderer or self.renderer
         fills = self.mouth_fills()
+        batch = int(getattr(renderer, "batch_size", 1))
+        if batch <= 1 or not hasattr(renderer, "render_batch"):
+            for j, frame in source_in_order(self.source, self.source_index):
+                yield self.render(j, frame, fills[j], renderer=renderer)
+            return
+        pending: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> Iterator[np.ndarray]:
+            src, dst = self.keypoints(np.array([j for j, _ in pending]))
+            live = [k for k, (j, _) in enumerate(pending) if self.valid(j)]
+            drawn = renderer.render_batch(
+                [(pending[k][1], src[k], dst[k], fills[pending[k][0]]) for k in live])
+            out = [np.array(f, copy=True) for _, f in pending]  # no face: passes through
+            for k, image in zip(live, drawn, strict=True):
+                out[k] = image
+            pending.clear()
+            yield from out
+
         for j, frame in source_in_order(self.source, self.source_index):
-            yield self.render(j, frame, fills[j])
+            pending.append((j, frame))
+            if len(pending) == batch:
+                yield from flush()
+        if pending:
+            yield from flush()
 
 
 def source_in_order(source: Any, index: np.ndarray, chunk: int = 24
@@ -533,9 +583,11 @@ def open_take(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     driver: str = DEFAULT_DRIVER,
+    renderer: Renderer | None = None,
 ) -> DubTake:
     """Analyse the source and the dub and set up a take driven by ``driver`` (see
-    :meth:`DubTake.use_driver`); close it with ``take.close()``.
+    :meth:`DubTake.use_driver`); close it with ``take.close()``. ``renderer`` draws the
+    export (None: warp).
 
     The speech (the dub's, and the source's own for its viseme library) is aligned in
     another process while this one tracks the face and builds the mouth bank: the take is
@@ -586,7 +638,7 @@ def open_take(
         warnings.extend(notes)
         take = DubTake(source, kp.cache, regions, dub16, alignment, library, options, bank,
                        warnings, source_speech=None if own_speech is None
-                       else (own_speech.samples, own))
+                       else (own_speech.samples, own), export_renderer=renderer)
         if driver != "visemes":
             take.use_driver(driver)
         return take
@@ -615,21 +667,27 @@ def dub(
     cancel: Callable[[], bool] | None = None,
     edits: Callable[[DubTake], Any] | None = None,
     driver: str = DEFAULT_DRIVER,
+    renderer: str = "warp",
+    weights: str | Path | None = None,
 ) -> DubResult:
     """Run the whole job: analyse, learn, drive, render and export ``output``.
 
     ``edits(take)`` may return parsed word and emotion edits (core.project.edits.Edits),
-    resolved against the dub's aligned words, to apply before rendering.
+    resolved against the dub's aligned words, to apply before rendering. ``renderer`` names
+    the renderer (registry), ``weights`` the folder of its weights; both are checked first.
     """
     started = time.perf_counter()
     settings = settings or ExportSettings()
     source_path, audio_path = Path(source_path), Path(audio_path)
     check_output(output, {"source": source_path, "dub": audio_path, "transcript": transcript})
     out = check_output_path(output)
+    drawer = None if renderer == "warp" else create_renderer(
+        renderer, load_regions(tracker), weights=weights)
     take = open_take(
         source_path, audio_path, transcript=transcript, options=options,
         cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
         language=language, progress=progress, cancel=cancel, driver=driver,
+        renderer=drawer,
     )
     try:
         if edits is not None:
@@ -728,9 +786,24 @@ def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
     take.update(options)
 
 
+def project_renderer(settings: dict[str, Any], folder: Path | None = None) -> Renderer | None:
+    """The export renderer a project's settings name (None: warp). A relative weights
+    folder is taken from the project folder."""
+    name = settings.get("renderer", "warp")
+    if name == "warp":
+        return None
+    weights = settings.get("weights")
+    if weights is not None and folder is not None:
+        weights = Path(folder) / Path(weights).expanduser()
+    return create_renderer(name, load_regions(settings["tracker"]), weights=weights)
+
+
 def open_project_take(project: Any, progress: Progress | None = None,
-                      cancel: Callable[[], bool] | None = None) -> DubTake:
-    """The take a project describes: its media, analysis (in its cache/) and edits."""
+                      cancel: Callable[[], bool] | None = None,
+                      export_renderer: bool = True) -> DubTake:
+    """The take a project describes: its media, analysis (in its cache/) and edits.
+    ``export_renderer`` False leaves the project's renderer to be set at export (the window
+    opens a project for its preview even when the neural renderer's weights are missing)."""
     project.require_media()
     if project.dub is None:
         raise StudioError(project.json_path, "the project has no dub audio yet")
@@ -739,6 +812,7 @@ def open_project_take(project: Any, progress: Progress | None = None,
     check_driver_model(s["driver"], project.folder, s["tracker"])
     check_word_edits(project)
     box = s.get("face_box")
+    drawer = project_renderer(s, project.folder) if export_renderer else None
     take = open_take(
         project.source.path, project.dub.path,
         transcript=None if project.transcript is None else project.transcript.path,
@@ -746,6 +820,7 @@ def open_project_take(project: Any, progress: Progress | None = None,
         face_index=s.get("face_index"),
         face_box=None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3]),
         progress=progress, cancel=cancel, driver=resolve_driver(s["driver"], project.folder),
+        renderer=drawer,
     )
     try:
         apply_project_edits(take, project)

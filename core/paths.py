@@ -23,3 +23,10 @@ def user_cache_dir() -> Path:
     path = Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def weights_dir() -> Path:
+    """Where downloaded model weights live (``studio weights fetch``); ``STUDIO_WEIGHTS_DIR``
+    overrides it. Not created here: a missing folder means nothing was fetched."""
+    override = os.environ.get("STUDIO_WEIGHTS_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME)) / "weights"

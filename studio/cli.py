@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--face-box", type=_box, help="the face to follow, as X,Y,W,H in pixels")
     d.add_argument("--language", default="en", help="language of the dub (en aligns words)")
     d.add_argument("--cache", type=Path, help="cache folder (default: the user cache)")
+    _renderer_args(d, default="warp")
     d.add_argument("--json", action="store_true", help="print the summary as JSON")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -95,8 +96,19 @@ def _parser() -> argparse.ArgumentParser:
                              ("--crf", int, "H.264 quality"), ("--preset", str, "x264 preset")):
         x.add_argument(flag, type=kind, help=f"{what} (default: the project's)")
     x.add_argument("--edits", type=Path, help="extra word and emotion edits (not saved)")
+    _renderer_args(x, default=None)
     x.add_argument("--json", action="store_true", help="print the summary as JSON")
     x.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    wt = sub.add_parser("weights", help="the neural renderer's weights (LivePortrait)")
+    wsub = wt.add_subparsers(dest="weights_command", required=True)
+    f = wsub.add_parser("fetch", help="download the official LivePortrait weights "
+                                      "(about 500 MB, from huggingface.co)")
+    f.add_argument("--to", type=Path, help="the folder to fill (default: the user's "
+                                           "weights folder, where --weights looks first)")
+    f.add_argument("--revision", help="a commit of the Hugging Face repository")
+    c = wsub.add_parser("check", help="load a weights folder strictly and say if it is usable")
+    c.add_argument("folder", type=Path, nargs="?", help="default: the user's weights folder")
 
     from studio import cli_project
     from trainer import cli as trainer_cli
@@ -104,6 +116,18 @@ def _parser() -> argparse.ArgumentParser:
     cli_project.register(sub)
     trainer_cli.register(sub)
     return p
+
+
+def _renderer_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    from core.render.registry import renderer_names
+
+    p.add_argument("--renderer", choices=renderer_names(), default=default,
+                   help="what draws the frames: warp (no weights) or liveportrait (the neural "
+                        "renderer; needs its weights, and a GPU to be fast)"
+                        + ("" if default else " (default: the project's)"))
+    p.add_argument("--weights", type=Path,
+                   help="folder of the LivePortrait weights in the official layout "
+                        "(default: where `studio weights fetch` puts them)")
 
 
 _FRAME_STAGES = ("tracking", "exporting")
@@ -249,6 +273,7 @@ def _dub(args: argparse.Namespace) -> int:
             settings=settings, cache_root=args.cache, tracker=args.tracker,
             face_index=args.face_index, face_box=args.face_box, language=args.language,
             progress=bar, edits=edits, driver=args.driver,
+            renderer=args.renderer, weights=args.weights,
         )
     finally:
         bar.close()
@@ -277,6 +302,10 @@ def _export(args: argparse.Namespace) -> int:
     project = Project.open(args.project)
     overrides = {"alpha": args.alpha, "beta": args.beta, "smoothing": args.smoothing,
                  "av_offset_frames": args.av_offset}
+    if args.renderer is not None:
+        overrides["renderer"] = args.renderer
+    if args.weights is not None:
+        overrides["weights"] = str(args.weights.resolve())
     for key, value in overrides.items():
         if value is not None:
             project.set_setting(key, value)
@@ -340,6 +369,24 @@ def _export(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - started, 3)}, args.json)
 
 
+def _weights(args: argparse.Namespace) -> int:
+    from core.render.liveportrait.renderer import default_weights
+
+    if args.weights_command == "fetch":
+        from core.render.liveportrait.fetch import fetch_weights
+
+        dest = fetch_weights(args.to or default_weights(), revision=args.revision)
+        folder = dest
+    else:
+        folder = args.folder or default_weights()
+    from core.render.liveportrait.model import LivePortrait
+
+    lp = LivePortrait.load(folder, device="cpu")
+    params = sum(p.numel() for net in lp.networks.values() for p in net.parameters())
+    print(f"{folder}: LivePortrait weights load strictly ({params / 1e6:.1f} M parameters)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.quiet import quiet_environment
 
@@ -356,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             return _dub(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "weights":
+            return _weights(args)
         if args.command in ("project", "train"):
             return args.func(args)
     except StudioError as exc:

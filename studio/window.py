@@ -610,6 +610,12 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self._push(SetSetting(key, value), ("setting", key, token) if token else None)
+        if key == "renderer":
+            from core.render.registry import preview_note
+
+            note = preview_note(str(value))
+            if note:
+                self.statusBar().showMessage(note, 10000)
 
     def _word_edited(self, field: str, value: Any, token: int) -> None:
         if self.project is None or not self.selected:
@@ -801,7 +807,8 @@ class MainWindow(QMainWindow):
             from core.dub import open_project_take
             from core.media import load_audio
 
-            take = open_project_take(view, progress=progress, cancel=cancel)
+            take = open_project_take(view, progress=progress, cancel=cancel,
+                                     export_renderer=False)
             source_audio = None
             try:
                 if not take.source.is_image and take.source.has_audio:
@@ -1238,8 +1245,10 @@ class MainWindow(QMainWindow):
             if not name:
                 return False
             path = name
+        import copy
+
         from core.background import lower_thread_priority
-        from core.dub import export_settings_from, export_take
+        from core.dub import export_settings_from, export_take, project_renderer
         from core.export import check_output_path
         from core.outputs import check_output
 
@@ -1260,8 +1269,11 @@ class MainWindow(QMainWindow):
 
         hook = self.export_hook
         renderer = self.renderer
+        project_settings, folder = copy.deepcopy(self.project.settings), self.project.folder
 
         def work(progress, cancel):
+            drawer = project_renderer(project_settings, folder)  # the project's renderer now
+
             def report(stage: str, done: float, total: float) -> None:
                 progress(stage, done, total)
                 if hook is not None:
@@ -1276,6 +1288,7 @@ class MainWindow(QMainWindow):
             with handle.lock:
                 handle.sync(edits, generation)
                 twin = handle.take.detached()
+            twin.use_renderer(drawer)
             job.detached = twin
             try:
                 return export_take(twin, out, dub_path, settings, report, cancel,

@@ -16,3 +16,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "manifest.json").is_file():
         pytest.skip(f"../shared/data is absent: the real test media belong in {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def liveportrait_weights(tmp_path_factory) -> Path:
+    """The parity fixture's stand-in LivePortrait weights, written once per session in the
+    official layout (about 500 MB in a temporary folder)."""
+    from tests import liveportrait_parity as parity
+
+    if not parity.available():
+        pytest.skip(f"../shared/reference/liveportrait_parity is absent ({parity.PARITY})")
+    return parity.write_official_layout(tmp_path_factory.mktemp("liveportrait_weights"))

@@ -24,6 +24,7 @@ from core.project.media import (
     shown,
     shown_key,
 )
+from core.render.registry import renderer_names
 
 SCHEMA_VERSION = 1
 
@@ -203,7 +204,7 @@ class Box(Field):
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow", "placebo")
 TRACKERS = ("mediapipe", "face_alignment")
-RENDERERS = ("warp",)
+RENDERERS = renderer_names()
 REGIONS = ("brows", "eyes", "mouth", "cheeks")
 EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted",
             "contemptuous")
@@ -218,6 +219,8 @@ SETTINGS: dict[str, Any] = {
     "word_ramp_ms": Number(0, 1000, 40.0),
     "driver": Driver("learned"),
     "renderer": Choice(RENDERERS, "warp"),
+    # the folder of the neural renderer's weights (official layout); null: the default one
+    "weights": Text(None, nullable=True),
     "tracker": Choice(TRACKERS, "mediapipe"),
     "face_index": Int(0, None, None, nullable=True),
     "face_box": Box(None, nullable=True),

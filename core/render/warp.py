@@ -78,6 +78,8 @@ class WarpRenderer:
     """
 
     name = "warp"
+    preview = True  # fast enough for the live preview everywhere
+    batch_size = 1
 
     def __init__(
         self,
