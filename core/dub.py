@@ -128,6 +128,9 @@ class DubTake:
     source_speech: tuple[np.ndarray, Alignment | None] | None = None
     # what export draws with (registry); None: the warp renderer, which also previews
     export_renderer: Renderer | None = None
+    # the learned driver's motion per model file (None: the shipped one), fitted once
+    learned_motions: dict[str | None, LipMotion] = field(default_factory=dict, init=False,
+                                                         repr=False)
 
     def __post_init__(self) -> None:
         self.fps = IMAGE_FPS if self.source.is_image else self.source.fps
@@ -258,6 +261,9 @@ class DubTake:
         visemes do."""
         from core.motion.lipsync import LearnedDriver
 
+        known = self.learned_motions  # fitted once per model and take
+        if path in known:
+            return known[path]
         driver = LearnedDriver.load(path, self.regions)
         if self.dub_alignment is None:  # a silent dub, or no speech in it: lips at rest
             return LipMotion(np.zeros_like(self.viseme_lips.delta),
@@ -267,9 +273,11 @@ class DubTake:
             driver.adapt(samples, self.cache.expression(), np.asarray(self.cache.validity),
                          self.cache.fps, self.cache.canonical, self.regions,
                          alignment=alignment, library=self.library)
-        return driver.motion(self.dub.samples, self.frame_count, self.fps,
-                             self.cache.canonical, self.regions,
-                             alignment=self.dub_alignment, library=self.library)
+        known[path] = driver.motion(self.dub.samples, self.frame_count, self.fps,
+                                    self.cache.canonical, self.regions,
+                                    alignment=self.dub_alignment, library=self.library)
+        return known[path]
+
     def use_renderer(self, renderer: Renderer | None) -> None:
         """Export with ``renderer`` (None: warp). The preview uses it too when it is fast
         enough here; otherwise the preview stays on the warp renderer, and a warning says so."""

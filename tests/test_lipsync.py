@@ -21,7 +21,10 @@ from core.motion.lipsync import (
     METADATA_KEY,
     LearnedDriver,
     LipModel,
+    Readout,
+    choose_adaptation,
     fit_style,
+    shift,
     shipped_model_path,
 )
 from core.motion.mouth import inner_gap
@@ -175,6 +178,41 @@ def test_style_map_is_the_identity_without_evidence_and_fits_a_gain():
     np.testing.assert_allclose(z, np.eye(4), atol=1e-6)
 
 
+def _speaker(seed: int = 0, frames: int = 600):
+    """Coefficients and a hidden layer as the model would give them, smooth in time."""
+    rng = np.random.default_rng(seed)
+    kernel = np.hanning(9) / np.hanning(9).sum()
+    hidden = np.stack([np.convolve(rng.normal(size=frames), kernel, "same")
+                       for _ in range(16)], axis=1)
+    coef = hidden[:, :4] @ rng.normal(size=(4, 4))
+    return rng, hidden, coef
+
+
+def test_a_speaker_the_style_map_explains_keeps_the_style_map_alone():
+    rng, hidden, coef = _speaker()
+    truth = coef @ np.diag([1.4, 0.8, 1.0, 1.2])
+    use = np.ones(len(coef), bool)
+    assert choose_adaptation(coef, hidden, truth, use, lambda c: c[:, 0]) == (0.0, 0, 0.0)
+
+
+def test_a_speaker_who_opens_for_other_sounds_gets_their_own_readout():
+    """Their opening follows what the model heard but did not map to the lips (another
+    hidden direction, a frame later): only a readout of the hidden layer can learn that,
+    and the choice is made on held-out parts of their own footage."""
+    rng, hidden, coef = _speaker(1)
+    truth = coef.copy()
+    truth[:, 0] = shift(hidden[:, 9], 1) + 0.05 * rng.normal(size=len(coef))
+    use = np.ones(len(coef), bool)
+    mix, width, shrink = choose_adaptation(coef, hidden, truth, use, lambda c: c[:, 0])
+    assert mix > 0 and width > 0 and shrink > 0
+    from core.motion.lipsync import fit_readout, windowed
+
+    w, b = fit_readout(windowed(hidden, width)[:400], truth[:400], shrink)
+    r = Readout(w, b, width, mix)
+    pred = r(hidden, coef @ fit_style(coef[:400], truth[:400]))
+    assert np.corrcoef(pred[400:, 0], truth[400:, 0])[0, 1] > 0.8
+
+
 def test_the_style_is_learned_from_a_speaking_video(shared_data, cache_root):
     t = open_take(shared_data / "video" / "woman_glasses.mp4", SPEECH, transcript=TEXT,
                   cache_root=cache_root)
@@ -185,6 +223,10 @@ def test_the_style_is_learned_from_a_speaking_video(shared_data, cache_root):
         used = d.adapt(t.source_speech[0], t.cache.expression(), np.asarray(t.cache.validity),
                        t.cache.fps, t.cache.canonical, REG)
         assert used > 0 and d.style is not None and np.isfinite(d.style).all()
+        if d.readout is not None:  # chosen on her footage only when it predicts it better
+            assert np.isfinite(d.readout.weights).all() and 0 < d.readout.mix <= 1
+        lips = d.motion(t.dub.samples, t.frame_count, t.fps, t.cache.canonical, REG)
+        assert np.isfinite(lips.delta).all() and np.abs(lips.delta).max() > 0
     finally:
         t.close()
 

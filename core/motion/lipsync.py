@@ -19,7 +19,9 @@ convolutional, so one pass serves a dub of any length and frame rate.
 The driver adds what a professional needs on top: silences close the mouth (a gate from the
 sound's own loudness), p/b/m close fully where the alignment has them (the viseme driver's
 forced closures), and a speaker's own footage rescales the predicted motion to their style
-(:func:`fit_style`, a ridge map shrunk towards the identity).
+(:func:`fit_style`, a ridge map shrunk towards the identity) and, where cross-validation on
+that footage says it helps, mixes in their own ridge readout of the network's last hidden
+layer (:class:`Readout`, :func:`choose_adaptation`).
 """
 
 from __future__ import annotations
@@ -109,11 +111,15 @@ class LipNet(nn.Module):
     def forward(self, mel: torch.Tensor, vis: torch.Tensor | None = None) -> torch.Tensor:
         """``vis`` (B, basis, L): the viseme trajectory's coefficients at the mel rate
         (None or zeros: no phones, e.g. an unaligned language; the model hears sound only)."""
+        return self.out(self.hidden(mel, vis))
+
+    def hidden(self, mel: torch.Tensor, vis: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, channels, L) the last hidden layer: what the speaker's own readout hears."""
         if self.cfg.visemes:
             if vis is None:
                 vis = mel.new_zeros(mel.shape[0], self.cfg.basis, mel.shape[-1])
             mel = torch.cat([mel, vis], dim=1)
-        return self.out(self.blocks(nn.functional.gelu(self.inp(mel))))
+        return self.blocks(nn.functional.gelu(self.inp(mel)))
 
     def shapes(self, coef: torch.Tensor) -> torch.Tensor:
         """(…, basis) coefficients → (…, P, 3) lips in mouth widths."""
@@ -183,15 +189,25 @@ class LipModel:
     def coefficients_of(self, feats: torch.Tensor, frame_count: int, fps: float,
                         visemes: np.ndarray | None = None) -> np.ndarray:
         """:meth:`coefficients` from the sound's features (:func:`sound_features`)."""
+        return self.coefficients_and_hidden(feats, frame_count, fps, visemes)[0]
+
+    def coefficients_and_hidden(self, feats: torch.Tensor, frame_count: int, fps: float,
+                                visemes: np.ndarray | None = None
+                                ) -> tuple[np.ndarray, np.ndarray]:
+        """((T, basis) coefficients, (T, channels) last hidden layer) per video frame, from
+        one pass (the output layer is linear and pointwise, so reading it at the frames
+        commutes with it)."""
         vis = None
         if visemes is not None and self.net.cfg.visemes:
             vis = frames_to_mel(self.project(visemes), fps, feats.shape[1], self.mel)[None]
         was = self.net.training
         self.net.eval()
         with torch.no_grad():
-            seq = self.net(feats[None], vis)[0]
+            seq = self.net.hidden(feats[None], vis)[0]
+            h = sample_frames(seq, frame_positions(frame_count, fps, self.mel))
+            coef = self.net.out(h.T[None])[0].T
         self.net.train(was)
-        return sample_frames(seq, frame_positions(frame_count, fps, self.mel)).numpy()
+        return coef.numpy(), h.numpy()
 
     def shapes(self, coef: np.ndarray) -> np.ndarray:
         """(T, basis) → (T, P, 3) lips in mouth widths."""
@@ -330,12 +346,104 @@ def fit_style(predicted: np.ndarray, truth: np.ndarray, shrink: float = 1.0) -> 
     return np.linalg.solve(gram + lam * np.eye(k), c.T @ y + lam * np.eye(k)).astype(np.float32)
 
 
+def windowed(hidden: np.ndarray, width: int) -> np.ndarray:
+    """(T, C) → (T, C·(2·width + 1)): each frame with its ``width`` neighbours each side."""
+    if width == 0:
+        return hidden
+    return np.concatenate([shift(hidden, k) for k in range(-width, width + 1)], axis=1)
+
+
+def fit_readout(x: np.ndarray, y: np.ndarray, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge (W, b) with y ≈ x · W + b, shrunk by ``shrink`` · the mean feature energy."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    xm, ym = x.mean(axis=0), y.mean(axis=0)
+    xc = x - xm
+    gram = xc.T @ xc
+    lam = shrink * max(np.trace(gram) / len(gram), 1e-9)
+    w = np.linalg.solve(gram + lam * np.eye(len(gram)), xc.T @ (y - ym))
+    return w.astype(np.float32), (ym - xm @ w).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Readout:
+    """A speaker's own readout of the lip model's last hidden layer, mixed with the
+    style-mapped coefficients: it learns what a 12×12 map cannot (their timing within a
+    syllable, which sounds they open for)."""
+
+    weights: np.ndarray  # (C·(2·width + 1), basis)
+    bias: np.ndarray  # (basis,)
+    width: int
+    mix: float
+
+    def __call__(self, hidden: np.ndarray, styled: np.ndarray) -> np.ndarray:
+        own = windowed(hidden, self.width) @ self.weights + self.bias
+        return ((1 - self.mix) * styled + self.mix * own).astype(np.float32)
+
+
+# what a speaker's footage may choose between: how much of their own readout to mix in
+# (0: the style map alone), how many neighbouring frames it hears each side and how hard it
+# is shrunk. Chosen per speaker by cross-validation on their own footage (ADAPT_FOLDS
+# contiguous parts), never on the dub.
+ADAPT_MIXES = (0.5, 1.0)
+ADAPT_WIDTHS = (0, 2, 4)
+ADAPT_SHRINKS = (1.0, 3.0, 10.0, 30.0)
+ADAPT_FOLDS = 3
+
+
+def choose_adaptation(coef: np.ndarray, hidden: np.ndarray, truth: np.ndarray,
+                      use: np.ndarray, opening: Any, folds: int = ADAPT_FOLDS
+                      ) -> tuple[float, int, float]:
+    """The (mix, width, shrink) whose predictions of held-out parts of the speaker's own
+    footage open and close most like them (``opening``: coefficients → (T,) opening);
+    (0, 0, 0) when the style map alone does best. One eigendecomposition per width and
+    fold serves every shrink."""
+    n = len(coef)
+    edges = np.linspace(0, n, folds + 1).astype(int)
+    parts = []
+    for f in range(folds):
+        test = np.zeros(n, bool)
+        test[edges[f]:edges[f + 1]] = True
+        train = use & ~test
+        if train.sum() < 8:
+            return 0.0, 0, 0.0
+        parts.append((test, train, coef[test] @ fit_style(coef[train], truth[train])))
+    styled = np.zeros_like(truth)
+    for test, _, s in parts:
+        styled[test] = s
+    target = opening(truth[use])
+
+    def score(pred: np.ndarray) -> float:
+        r = pearson(opening(pred[use]), target)
+        return r if np.isfinite(r) else -np.inf
+
+    best, arg = score(styled), (0.0, 0, 0.0)
+    for width in ADAPT_WIDTHS:
+        x = windowed(hidden, width).astype(np.float64)
+        own = {s: np.zeros_like(truth, dtype=np.float64) for s in ADAPT_SHRINKS}
+        for test, train, _ in parts:
+            xm, ym = x[train].mean(axis=0), truth[train].mean(axis=0)
+            xc = x[train] - xm
+            vals, vecs = np.linalg.eigh(xc.T @ xc)
+            proj = vecs.T @ (xc.T @ (truth[train] - ym))
+            scale = max(vals.sum() / len(vals), 1e-9)
+            for s in ADAPT_SHRINKS:
+                w = vecs @ (proj / (np.maximum(vals, 0) + s * scale)[:, None])
+                own[s][test] = (x[test] - xm) @ w + ym
+        for s in ADAPT_SHRINKS:
+            for mix in ADAPT_MIXES:
+                r = score((1 - mix) * styled + mix * own[s])
+                if r > best:
+                    best, arg = r, (mix, width, s)
+    return arg
+
+
 @dataclass
 class LearnedDriver:
     """The lip model as a driver: dub sound (+ its alignment for p/b/m) → LipMotion."""
 
     model: LipModel
     style: np.ndarray | None = None  # (k, k) from the speaker's own footage
+    readout: Readout | None = None  # and their own readout of the hidden layer, if it helps
     lead: float = 0.0  # seconds by which this speaker's lips are later than the model's
     name: str = NAME
     max_lead: float = 0.2  # the most a speaker's own timing may move the model's
@@ -365,12 +473,12 @@ class LearnedDriver:
         n = min(len(expression), int(len(samples) / self.model.mel.sample_rate * fps))
         expression, validity = expression[:n], np.asarray(validity)[:n]
         vis, _ = self.visemes(alignment, library, n, fps, canonical, regions)
-        coef = self.model.coefficients(samples, n, fps, vis)
-        gate = speech_gate(sound_features(samples, self.model.mel),
-                           frame_positions(n, fps, self.model.mel))
+        feats = sound_features(samples, self.model.mel)
+        coef, hidden = self.model.coefficients_and_hidden(feats, n, fps, vis)
+        gate = speech_gate(feats, frame_positions(n, fps, self.model.mel))
         valid = np.asarray(validity) == 1
         use = valid & (gate > 0.5)
-        self.style, self.lead = None, 0.0
+        self.style, self.readout, self.lead = None, None, 0.0
         if use.sum() < 2 * fps:  # under two seconds of speech: nothing to learn from
             return 0
         truth = self.model.project(canonical_lips(expression, canonical, regions,
@@ -378,8 +486,14 @@ class LearnedDriver:
         # the speaker's own timing: how much later than the model their lips move
         lag = best_lag(self._opening(coef, valid, regions),
                        self._opening(truth, valid, regions), int(round(self.max_lead * fps)))
-        moved = shift(coef, lag)
+        moved, heard = shift(coef, lag), shift(hidden, lag)
+        every = np.ones(len(coef), bool)
+        mix, width, shrink = choose_adaptation(
+            moved, heard, truth, use, lambda c: self._opening(c, every[:len(c)], regions))
         self.style = fit_style(moved[use], truth[use])
+        if mix > 0:
+            w, b = fit_readout(windowed(heard, width)[use], truth[use], shrink)
+            self.readout = Readout(w, b, width, mix)
         self.lead = lag / fps
         return int(use.sum())
 
@@ -413,9 +527,12 @@ class LearnedDriver:
             return LipMotion(delta, np.zeros(frame_count, np.float32))
         m = self.model
         vis, phones = self.visemes(alignment, library, frame_count, fps, canonical, regions)
-        coef = m.coefficients_of(feats, frame_count, fps, vis)
+        coef, hidden = m.coefficients_and_hidden(feats, frame_count, fps, vis)
         if self.style is not None:
-            coef = shift(coef, int(round(self.lead * fps))) @ self.style
+            lag = int(round(self.lead * fps))
+            coef = shift(coef, lag) @ self.style
+            if self.readout is not None:
+                coef = self.readout(shift(hidden, lag), coef)
         coef *= speech_gate(feats, frame_positions(frame_count, fps, m.mel))[:, None]
         moves = lower_face_weight(canonical, regions)[m.points] > 0
         lips = m.shapes(coef) * (mouth_width(canonical, regions) * moves)[None, :, None]
