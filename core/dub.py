@@ -128,9 +128,9 @@ class DubTake:
     source_speech: tuple[np.ndarray, Alignment | None] | None = None
     # what export draws with (registry); None: the warp renderer, which also previews
     export_renderer: Renderer | None = None
-    # the learned driver's motion per model file (None: the shipped one), fitted once
-    learned_motions: dict[str | None, LipMotion] = field(default_factory=dict, init=False,
-                                                         repr=False)
+    # the learned driver per model file (None: the shipped one), fitted to the speaker once
+    learned_drivers: dict[str | None, Any] = field(default_factory=dict, init=False,
+                                                   repr=False)
 
     def __post_init__(self) -> None:
         self.fps = IMAGE_FPS if self.source.is_image else self.source.fps
@@ -261,22 +261,21 @@ class DubTake:
         visemes do."""
         from core.motion.lipsync import LearnedDriver
 
-        known = self.learned_motions  # fitted once per model and take
-        if path in known:
-            return known[path]
-        driver = LearnedDriver.load(path, self.regions)
+        driver = self.learned_drivers.get(path)
+        if driver is None:
+            driver = LearnedDriver.load(path, self.regions)
+            if self.source_speech is not None and self.dub_alignment is not None:
+                samples, alignment = self.source_speech
+                driver.adapt(samples, self.cache.expression(), np.asarray(self.cache.validity),
+                             self.cache.fps, self.cache.canonical, self.regions,
+                             alignment=alignment, library=self.library)
+            self.learned_drivers[path] = driver
         if self.dub_alignment is None:  # a silent dub, or no speech in it: lips at rest
             return LipMotion(np.zeros_like(self.viseme_lips.delta),
                              np.zeros_like(self.viseme_lips.hold))
-        if self.source_speech is not None:
-            samples, alignment = self.source_speech
-            driver.adapt(samples, self.cache.expression(), np.asarray(self.cache.validity),
-                         self.cache.fps, self.cache.canonical, self.regions,
-                         alignment=alignment, library=self.library)
-        known[path] = driver.motion(self.dub.samples, self.frame_count, self.fps,
-                                    self.cache.canonical, self.regions,
-                                    alignment=self.dub_alignment, library=self.library)
-        return known[path]
+        return driver.motion(self.dub.samples, self.frame_count, self.fps,
+                             self.cache.canonical, self.regions,
+                             alignment=self.dub_alignment, library=self.library)
 
     def use_renderer(self, renderer: Renderer | None) -> None:
         """Export with ``renderer`` (None: warp). The preview uses it too when it is fast

@@ -15,18 +15,25 @@ SOURCES = ("transcript", "recognition")
 
 @dataclass
 class Phone:
-    """One phone (CMU/ARPAbet label without stress, or ``SIL``) from ``start`` to ``end``."""
+    """One phone (CMU/ARPAbet label without stress, or ``SIL``) from ``start`` to ``end``;
+    ``viseme`` is the mouth shape the editor picked for it (None: its label's)."""
 
     label: str
     start: float
     end: float
+    viseme: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "start": self.start, "end": self.end}
+        out: dict[str, Any] = {"label": self.label, "start": self.start, "end": self.end}
+        if self.viseme is not None:
+            out["viseme"] = self.viseme
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Phone:
-        return cls(str(data["label"]), float(data["start"]), float(data["end"]))
+        viseme = data.get("viseme")
+        return cls(str(data["label"]), float(data["start"]), float(data["end"]),
+                   None if viseme is None else str(viseme))
 
 
 @dataclass

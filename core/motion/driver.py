@@ -9,14 +9,14 @@ import numpy as np
 from core.align import Alignment
 from core.motion.coarticulation import ANTICIPATION, Segment, trajectory
 from core.motion.library import VisemeLibrary
-from core.motion.visemes import viseme_of
+from core.motion.phones import phone_viseme
 
 
 def segments_of(alignment: Alignment | None) -> list[Segment]:
     """(viseme class, start, end) per phone of the alignment, silences included."""
     if alignment is None:
         return []
-    return [(viseme_of(p.label), p.start, p.end) for p in alignment.phones if p.end > p.start]
+    return [(phone_viseme(p), p.start, p.end) for p in alignment.phones if p.end > p.start]
 
 
 @dataclass
