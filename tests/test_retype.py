@@ -57,3 +57,21 @@ def test_nothing_typed_is_refused_naming_the_word(speech):
         retype_word(samples, al, 0, "  ", cache_dir=folder)
     with pytest.raises(IndexError):
         retype_word(samples, al, len(al.words), "x", cache_dir=folder)
+
+
+def test_words_the_aligner_could_not_place_are_marked_and_the_rest_aligned(speech):
+    """A transcript that does not match the audio still aligns what it can; the words it
+    could not place carry the mark the timeline shows, and keep it through a save."""
+    samples, _, folder = speech
+    from core.align import Alignment
+
+    al = align(samples, "The duck and the elephant bee went to the zoo too yesterday "
+               "morning", cache_dir=folder)
+    assert len(al.words) == 13
+    marked = [w.text for w in al.words if w.estimated]
+    assert marked and any("could not be placed" in n for n in al.notes)
+    again = Alignment.from_json(al.to_json())
+    assert [w.estimated for w in again.words] == [w.estimated for w in al.words]
+    good = align(samples, (SAMPLES / "speech.txt").read_text(encoding="utf-8"),
+                 cache_dir=folder)
+    assert not any(w.estimated for w in good.words)

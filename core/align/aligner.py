@@ -58,7 +58,8 @@ def _model_tag() -> str:
         ps_version = version("pocketsphinx")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         ps_version = "unknown"
-    return f"pocketsphinx-{ps_version}/en-us/align-4"
+    # align-5: the words the aligner could not place are marked
+    return f"pocketsphinx-{ps_version}/en-us/align-5"
 
 
 MODEL_TAG = _model_tag()
@@ -441,7 +442,7 @@ class _Job:
             if spans:
                 a = max(a, spans[-1].end)
             b = max(b, a)
-            spans.append(WordSpan(token, a, b, _spread(phones[i], a, b)))
+            spans.append(WordSpan(token, a, b, _spread(phones[i], a, b), estimated=True))
         return spans
 
     # -- recognition
@@ -555,6 +556,7 @@ class _Job:
                 _t(w.start, limit),
                 _t(w.end, limit),
                 [Phone(p.label, _t(p.start, limit), _t(p.end, limit)) for p in w.phones],
+                estimated=w.estimated,
             )
             for w in words
         ]

@@ -46,6 +46,7 @@ class WordSpan(Span):
     phones: list[Span] = field(default_factory=list)
     confidence: float = 1.0
     fit: float = 0.0
+    estimated: bool = False  # not placed by the aligner: spread over the speech around it
 
 
 def _config(**extra: object) -> dict[str, object]:

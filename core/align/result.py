@@ -38,20 +38,26 @@ class Phone:
 
 @dataclass
 class Word:
-    """A normalised transcript (or recognised) word and the phones spoken inside it."""
+    """A normalised transcript (or recognised) word and the phones spoken inside it;
+    ``estimated``: the aligner could not place it, its times are a guess (the timeline
+    marks it)."""
 
     text: str
     start: float
     end: float
     phones: list[Phone] = field(default_factory=list)
+    estimated: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "text": self.text,
             "start": self.start,
             "end": self.end,
             "phones": [p.to_json() for p in self.phones],
         }
+        if self.estimated:
+            out["estimated"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Word:
@@ -60,6 +66,7 @@ class Word:
             float(data["start"]),
             float(data["end"]),
             [Phone.from_json(p) for p in data.get("phones", [])],
+            bool(data.get("estimated", False)),
         )
 
 
