@@ -19,7 +19,7 @@ from core.keypoints.analyze import KeypointAnalysis, analyze_keypoints
 from core.media import load_audio, open_media
 from core.media.audio import is_silent
 from core.paths import user_cache_dir
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 from core.tracking.selection import Box
 
 Progress = Callable[[str, float, float], None]

@@ -29,6 +29,7 @@ from core.keypoints.decompose import recompose
 from core.keypoints.regions import RegionSet, load_regions
 from core.media import load_audio, open_media
 from core.media.audio import Audio, is_silent, rms_envelope
+from core.motion import drivers
 from core.motion.composer import Composer
 from core.motion.driver import LipMotion, VisemeDriver
 from core.motion.emotion import (
@@ -48,13 +49,14 @@ from core.outputs import check_output
 from core.paths import user_cache_dir
 from core.project.project import check_driver_model, check_word_edits, resolve_driver
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
+from core.render.registry import DEFAULT as DEFAULT_RENDERER
 from core.render.registry import Renderer, create_renderer
-from core.render.warp import WarpRenderer, resize_for
-from core.tracking.base import get_tracker
+from core.render.warp import resize_for
+from core.tracking.registry import get_tracker
 from core.tracking.selection import Box
 
 IMAGE_FPS = 25.0
-DEFAULT_DRIVER = "learned"  # the lip model shipped in resources/lipsync/
+DEFAULT_DRIVER = drivers.DEFAULT  # the lip model shipped in resources/lipsync/
 
 #: The source's own speech the speaker's visemes are learned from: its first seconds give
 #: every class enough examples, and a long clip's analysis no longer grows with its length
@@ -138,7 +140,7 @@ class DubTake:
         self.source_index = source_frames(
             self.frame_count, self.source.frame_count, self.options.longer
         )
-        self._warp = WarpRenderer(self.regions)
+        self._warp = create_renderer(DEFAULT_RENDERER, self.regions)
         self.renderer: Renderer = self._warp
         self.use_renderer(self.export_renderer)
         self.lip_weight = lower_face_weight(self.cache.canonical, self.regions)
@@ -219,57 +221,31 @@ class DubTake:
         return self.edited
 
     def use_driver(self, name: str) -> None:
-        """Drive the lips with "learned" (the shipped lip model, or "learned:<model file>"),
-        "visemes" or "audio2exp:<model file>" (a fine-tuned adapter).
+        """Drive the lips with the driver a setting names (the registry,
+        :mod:`core.motion.drivers`): "learned" (the shipped lip model), "visemes", or a model
+        file (absolute), whose metadata says which driver it is for.
 
         A learned model that cannot serve (corrupt, another version, other keypoints) is
         refused with a warning naming the file, and the take falls back to the visemes.
         """
-        if name == "visemes":
-            self.lips = self.viseme_lips
-        elif name == "learned" or name.startswith("learned:"):
-            try:
-                self.lips = self._learned_motion(name.split(":", 1)[1] if ":" in name else None)
-            except StudioError as exc:
-                self.warnings.append(f"{exc}; the lips follow the visemes instead")
-                self.lips, name = self.viseme_lips, "visemes"
-        elif name.startswith("audio2exp:"):
-            from core.motion.audio2exp import Audio2ExpDriver
+        from core.motion.drivers import create_driver
 
-            adapter = Audio2ExpDriver.load(name.split(":", 1)[1], self.regions)
-            expression = self.cache.expression(self.source_index)
-            # a residual adapter corrects its base driver (the lip model, or the visemes of
-            # an older adapter) on the dub's own sound and phones
-            self.lips = adapter.motion(self.dub, expression, self.lip_weight,
-                                       self.frame_count, self.fps,
-                                       alignment=self.dub_alignment, library=self.library,
-                                       canonical=self.cache.canonical, regions=self.regions)
-        else:
+        try:
+            driver = create_driver(name)
+        except ValueError:
             raise ValueError(f"unknown driver {name!r}; use learned, visemes or "
-                             "audio2exp:<model>")
+                             "audio2exp:<model>") from None
+        try:
+            self.lips = driver.motion(self)
+        except StudioError as exc:
+            if not driver.falls_back:
+                raise
+            self.warnings.append(f"{exc}; the lips follow the visemes instead")
+            self.lips, name = self.viseme_lips, "visemes"
         self.driver_name = name
         self._composer_cache = None
         self.update()
 
-    def _learned_motion(self, path: str | None) -> LipMotion:
-        """The lip model's motion for the dub, in this speaker's style and timing when the
-        source is a video with speech (fitted on the speaker's own footage). A dub the
-        analysis found no speech in (silence, music) keeps the lips at rest, as the
-        visemes do."""
-        from core.motion.lipsync import LearnedDriver
-
-        driver = LearnedDriver.load(path, self.regions)
-        if self.dub_alignment is None:  # a silent dub, or no speech in it: lips at rest
-            return LipMotion(np.zeros_like(self.viseme_lips.delta),
-                             np.zeros_like(self.viseme_lips.hold))
-        if self.source_speech is not None:
-            samples, alignment = self.source_speech
-            driver.adapt(samples, self.cache.expression(), np.asarray(self.cache.validity),
-                         self.cache.fps, self.cache.canonical, self.regions,
-                         alignment=alignment, library=self.library)
-        return driver.motion(self.dub.samples, self.frame_count, self.fps,
-                             self.cache.canonical, self.regions,
-                             alignment=self.dub_alignment, library=self.library)
     def use_renderer(self, renderer: Renderer | None) -> None:
         """Export with ``renderer`` (None: warp). The preview uses it too when it is fast
         enough here; otherwise the preview stays on the warp renderer, and a warning says so."""
@@ -667,7 +643,7 @@ def dub(
     cancel: Callable[[], bool] | None = None,
     edits: Callable[[DubTake], Any] | None = None,
     driver: str = DEFAULT_DRIVER,
-    renderer: str = "warp",
+    renderer: str = DEFAULT_RENDERER,
     weights: str | Path | None = None,
 ) -> DubResult:
     """Run the whole job: analyse, learn, drive, render and export ``output``.
@@ -681,7 +657,7 @@ def dub(
     source_path, audio_path = Path(source_path), Path(audio_path)
     check_output(output, {"source": source_path, "dub": audio_path, "transcript": transcript})
     out = check_output_path(output)
-    drawer = None if renderer == "warp" else create_renderer(
+    drawer = None if renderer == DEFAULT_RENDERER else create_renderer(
         renderer, load_regions(tracker), weights=weights)
     take = open_take(
         source_path, audio_path, transcript=transcript, options=options,
@@ -789,8 +765,8 @@ def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
 def project_renderer(settings: dict[str, Any], folder: Path | None = None) -> Renderer | None:
     """The export renderer a project's settings name (None: warp). A relative weights
     folder is taken from the project folder."""
-    name = settings.get("renderer", "warp")
-    if name == "warp":
+    name = settings.get("renderer", DEFAULT_RENDERER)
+    if name == DEFAULT_RENDERER:
         return None
     weights = settings.get("weights")
     if weights is not None and folder is not None:

@@ -32,6 +32,8 @@ def _box(text: str) -> tuple[float, float, float, float]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from core.tracking.registry import tracker_names
+
     p = argparse.ArgumentParser(prog="studio", description="Talking-face studio")
     sub = p.add_subparsers(dest="command")
 
@@ -39,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("media", type=Path, help="a video or a portrait image")
     a.add_argument("--audio", type=Path, help="speech to align (default: the video's own)")
     a.add_argument("--transcript", type=Path, help="what is said (.txt or .srt)")
-    a.add_argument("--tracker", default="mediapipe", choices=["mediapipe", "face_alignment"])
+    a.add_argument("--tracker", default="mediapipe", choices=tracker_names())
     a.add_argument("--face", type=int, dest="face_index",
                    help="which face when several are in view (0 = largest)")
     a.add_argument("--face-box", type=_box, help="the face to follow, as X,Y,W,H in pixels")
@@ -77,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--preset", default="medium", help="x264 preset (veryfast ... veryslow)")
     d.add_argument("--mix-source-audio", action="store_true",
                    help="keep the source's own audio under the dub")
-    d.add_argument("--tracker", default="mediapipe", choices=["mediapipe", "face_alignment"])
+    d.add_argument("--tracker", default="mediapipe", choices=tracker_names())
     d.add_argument("--face", type=int, dest="face_index", help="which face (0 = largest)")
     d.add_argument("--face-box", type=_box, help="the face to follow, as X,Y,W,H in pixels")
     d.add_argument("--language", default="en", help="language of the dub (en aligns words)")

@@ -54,7 +54,7 @@ from core.motion.audio2exp_model import (
 from core.motion.driver import VisemeDriver
 from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import lower_face_weight
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 from trainer.model import silent_mel
 
 FEATURES_VERSION = 2  # 2: + canonical and the audio's own alignment

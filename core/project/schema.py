@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.motion.drivers import DEFAULT as DRIVER_DEFAULT
+from core.motion.drivers import MODEL_PREFIXES, driver_names, model_file
 from core.project.media import (
     ROLE_KINDS,
     InvalidValue,
@@ -24,6 +26,7 @@ from core.project.media import (
     shown,
     shown_key,
 )
+from core.render.registry import DEFAULT as RENDERER_DEFAULT
 from core.render.registry import renderer_names
 
 SCHEMA_VERSION = 1
@@ -162,29 +165,43 @@ def _utf8(text: str) -> bool:
     return True
 
 
-#: The lip drivers a project may name: ``visemes``, or a fine-tuned adapter as
-#: ``audio2exp:<model file>`` (relative to the project folder, or absolute).
+#: The lip drivers a project may name, as its old files spell them: a built-in driver, or
+#: a model file as ``learned:<file>`` / ``audio2exp:<file>`` (relative to the project folder,
+#: or absolute). The driver registry (:mod:`core.motion.drivers`) has the live list, and
+#: reads a model file's kind from the file.
 DRIVERS = ("learned", "visemes")
-DRIVER_PREFIXES = ("learned:", "audio2exp:")
+DRIVER_PREFIXES = MODEL_PREFIXES
 
 
 class Driver(Text):
-    """A lip driver's name; whether an adapter's model file serves is checked where it is
+    """A lip driver's name or model file; whether the file serves is checked where it is
     set (:func:`core.project.project.check_driver_model`) and before a take is made."""
 
     def _check(self, value: Any, where: str) -> str:
         value = super()._check(value, where)
-        if value in DRIVERS:
-            return value
-        for prefix in DRIVER_PREFIXES:
-            if value.startswith(prefix):
-                model = value[len(prefix):]
-                if not model.strip():
-                    raise InvalidValue(f"{where}: {prefix}<model file> needs the model file")
-                check_path_text(model, where)
+        model = model_file(value)
+        if model is None:
+            if value in driver_names():
                 return value
-        known = [*DRIVERS, *(p + "<model file>" for p in DRIVER_PREFIXES)]
+        else:
+            if not model.strip():
+                raise InvalidValue(f"{where}: {value[: len(value) - len(model)]}<model file> "
+                                   "needs the model file")
+            check_path_text(model, where)
+            return value
+        known = [*driver_names(), *(p + "<model file>" for p in DRIVER_PREFIXES)]
         raise InvalidValue(f"{where}: unknown driver {shown(value)} (use {', '.join(known)})")
+
+
+class RendererName(Choice):
+    """A renderer's name, checked against the renderer registry as it is now."""
+
+    def __init__(self, default: str) -> None:
+        super().__init__(renderer_names(), default)
+
+    def _check(self, value: Any, where: str) -> str:
+        self.options = renderer_names()
+        return super()._check(value, where)
 
 
 class Box(Field):
@@ -217,8 +234,8 @@ SETTINGS: dict[str, Any] = {
     "smoothing": Number(0, None, 0.5),
     "av_offset_frames": Int(-10, 10, 0),
     "word_ramp_ms": Number(0, 1000, 40.0),
-    "driver": Driver("learned"),
-    "renderer": Choice(RENDERERS, "warp"),
+    "driver": Driver(DRIVER_DEFAULT),
+    "renderer": RendererName(RENDERER_DEFAULT),
     # the folder of the neural renderer's weights (official layout); null: the default one
     "weights": Text(None, nullable=True),
     "tracker": Choice(TRACKERS, "mediapipe"),
