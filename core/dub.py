@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from core import vocabulary
 from core.align import Alignment, align, read_transcript
 from core.align.beside import AlignBeside
 from core.analysis import Progress, track_face
@@ -73,30 +74,35 @@ def library_speech(path: Path) -> Audio | None:
 
 @dataclass(frozen=True)
 class DubOptions:
-    """The global controls of a take (per-word and emotion edits come with the project)."""
+    """The global controls of a take (per-word and emotion edits come with the project);
+    ranges and defaults are those of :mod:`core.vocabulary`."""
 
-    alpha: float = 1.0
-    beta: float = 0.0
-    smoothing: float = 0.5
-    longer: str = "pingpong"
-    shorter: str = "silent"
+    alpha: float = vocabulary.ALPHA.default
+    beta: float = vocabulary.BETA.default
+    smoothing: float = vocabulary.SMOOTHING.default
+    longer: str = LONGER[0]
+    shorter: str = SHORTER[0]
     idle_motion: bool = True
-    av_offset_frames: int = 0
+    av_offset_frames: int = vocabulary.AV_OFFSET.default
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 2.0:
-            raise ValueError(f"alpha must be from 0 to 2, got {self.alpha}")
-        if not 0.0 <= self.beta <= 2.0:
-            raise ValueError(f"beta (loudness) must be from 0 to 2, got {self.beta}")
-        if not 0.0 <= self.smoothing <= 10.0:
-            raise ValueError(f"smoothing must be from 0 to 10 frames, got {self.smoothing}")
+        for key, control in vocabulary.GLOBAL_CONTROLS.items():
+            control.check(getattr(self, key))
         if self.longer not in LONGER:
             raise ValueError(f"longer must be one of {', '.join(LONGER)}, got {self.longer!r}")
         if self.shorter not in SHORTER:
             raise ValueError(f"shorter must be one of {', '.join(SHORTER)}, got {self.shorter!r}")
-        if abs(self.av_offset_frames) > 10:
-            raise ValueError(f"av offset must be within ±10 frames, got {self.av_offset_frames}")
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> DubOptions:
+        """A project's global controls."""
+        return cls(
+            alpha=float(settings["alpha"]), beta=float(settings["beta"]),
+            smoothing=float(settings["smoothing"]), longer=settings["longer"],
+            shorter=settings["shorter"], idle_motion=bool(settings["idle_motion"]),
+            av_offset_frames=int(settings["av_offset_frames"]),
+        )
 
 
 def shift_frames(a: np.ndarray, k: int) -> np.ndarray:
@@ -686,12 +692,7 @@ def dub(
 
 def options_from_settings(settings: dict[str, Any]) -> DubOptions:
     """A project's global controls as DubOptions."""
-    return DubOptions(
-        alpha=float(settings["alpha"]), beta=float(settings["beta"]),
-        smoothing=float(settings["smoothing"]), longer=settings["longer"],
-        shorter=settings["shorter"], idle_motion=bool(settings["idle_motion"]),
-        av_offset_frames=int(settings["av_offset_frames"]),
-    )
+    return DubOptions.from_settings(settings)
 
 
 def export_settings_from(settings: dict[str, Any]) -> ExportSettings:

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from core import vocabulary
 from core.errors import (
     Cancelled,
     EditsError,
@@ -21,6 +22,10 @@ from core.errors import (
     TranscriptError,
     os_error_line,
 )
+
+#: the command line's flags of the take's global controls (core/vocabulary.py)
+CONTROL_FLAGS = {"--alpha": vocabulary.ALPHA, "--beta": vocabulary.BETA,
+                 "--smoothing": vocabulary.SMOOTHING, "--av-offset": vocabulary.AV_OFFSET}
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
@@ -56,16 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--transcript", type=Path, help="what the dub says (.txt, .srt, .vtt)")
     d.add_argument("-o", "--output", type=Path,
                    help="the MP4 to write (default: SOURCE_dub.mp4 in this folder)")
-    d.add_argument("--alpha", type=float, default=1.0,
-                   help="mouth scale: 0 closed, 1 nominal, up to 2 exaggerated")
-    d.add_argument("--beta", type=float, default=0.0,
-                   help="loudness scale strength, 0 (off) to 2")
-    d.add_argument("--smoothing", type=float, default=0.5, help="smoothing, in frames")
-    d.add_argument("--av-offset", type=int, default=0, dest="av_offset",
-                   help="move the lips by this many frames (+ later, - earlier)")
-    d.add_argument("--longer", choices=["pingpong", "hold"], default="pingpong",
+    for flag, control in CONTROL_FLAGS.items():
+        d.add_argument(flag, type=int if control.integer else float, default=control.default,
+                       dest=flag[2:].replace("-", "_"), help=control.tip)
+    d.add_argument("--longer", choices=vocabulary.LONGER, default=vocabulary.LONGER[0],
                    help="when the dub outlasts the video: play it back and forth, or hold")
-    d.add_argument("--shorter", choices=["silent", "trim"], default="silent",
+    d.add_argument("--shorter", choices=vocabulary.SHORTER, default=vocabulary.SHORTER[0],
                    help="when the video outlasts the dub: play on with closed lips, or trim")
     d.add_argument("--no-idle", action="store_true",
                    help="portrait: no idle head motion or blinks")
@@ -75,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                         "audio2exp:<adapter file>")
     d.add_argument("--edits", type=Path,
                    help="word and emotion edits (JSON: {\"words\": [...], \"emotions\": [...]})")
-    d.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (18 default)")
+    d.add_argument("--crf", type=int, default=vocabulary.CRF.default,
+                   help=f"{vocabulary.CRF.tip} ({vocabulary.CRF.default} default)")
     d.add_argument("--preset", default="medium", help="x264 preset (veryfast ... veryslow)")
     d.add_argument("--mix-source-audio", action="store_true",
                    help="keep the source's own audio under the dub")
@@ -92,11 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("project", type=Path, help="the project folder")
     x.add_argument("-o", "--output", type=Path,
                    help="the MP4 to write (default: <project>/<project name>.mp4)")
-    for flag, kind, what in (("--alpha", float, "mouth scale"), ("--beta", float, "loudness"),
-                             ("--smoothing", float, "smoothing in frames"),
-                             ("--av-offset", int, "lip offset in frames"),
-                             ("--crf", int, "H.264 quality"), ("--preset", str, "x264 preset")):
-        x.add_argument(flag, type=kind, help=f"{what} (default: the project's)")
+    for flag, control in {**CONTROL_FLAGS, "--crf": vocabulary.CRF}.items():
+        x.add_argument(flag, type=int if control.integer else float,
+                       dest=flag[2:].replace("-", "_"),
+                       help=f"{control.tip} (default: the project's)")
+    x.add_argument("--preset", type=str, help="x264 preset (default: the project's)")
     x.add_argument("--edits", type=Path, help="extra word and emotion edits (not saved)")
     _renderer_args(x, default=None)
     x.add_argument("--json", action="store_true", help="print the summary as JSON")

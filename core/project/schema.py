@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core import vocabulary as v
 from core.motion.drivers import DEFAULT as DRIVER_DEFAULT
 from core.motion.drivers import MODEL_PREFIXES, driver_names, model_file
 from core.project.media import (
@@ -28,6 +29,7 @@ from core.project.media import (
 )
 from core.render.registry import DEFAULT as RENDERER_DEFAULT
 from core.render.registry import renderer_names
+from core.vocabulary import EMOTIONS, REGIONS
 
 SCHEMA_VERSION = 1
 
@@ -98,6 +100,11 @@ class Number(Field):
                  nullable: bool = False) -> None:
         super().__init__(default, nullable)
         self.lo, self.hi = lo, hi
+
+    @classmethod
+    def of(cls, control: v.Control, nullable: bool = False) -> Number:
+        """The rule of a control defined in :mod:`core.vocabulary`."""
+        return cls(control.lo, control.hi, control.default, nullable)
 
     def _limits(self) -> str:
         if self.hi is None:
@@ -222,18 +229,15 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
                 "slower", "veryslow", "placebo")
 TRACKERS = ("mediapipe", "face_alignment")
 RENDERERS = renderer_names()
-REGIONS = ("brows", "eyes", "mouth", "cheeks")
-EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted",
-            "contemptuous")
 
 #: Every setting, nested like the file. ``driver`` is any driver name, e.g. ``"visemes"`` or
 #: ``"audio2exp:<model file>"``; the driver registry decides whether it exists.
 SETTINGS: dict[str, Any] = {
-    "alpha": Number(0, 2, 1.0),
-    "beta": Number(0, 2, 0.0),
-    "smoothing": Number(0, None, 0.5),
-    "av_offset_frames": Int(-10, 10, 0),
-    "word_ramp_ms": Number(0, 1000, 40.0),
+    "alpha": Number.of(v.ALPHA),
+    "beta": Number.of(v.BETA),
+    "smoothing": Number.of(v.SMOOTHING),
+    "av_offset_frames": Int.of(v.AV_OFFSET),
+    "word_ramp_ms": Number.of(v.WORD_RAMP_MS),
     "driver": Driver(DRIVER_DEFAULT),
     "renderer": RendererName(RENDERER_DEFAULT),
     # the folder of the neural renderer's weights (official layout); null: the default one
@@ -241,24 +245,24 @@ SETTINGS: dict[str, Any] = {
     "tracker": Choice(TRACKERS, "mediapipe"),
     "face_index": Int(0, None, None, nullable=True),
     "face_box": Box(None, nullable=True),
-    "longer": Choice(("pingpong", "hold"), "pingpong"),
-    "shorter": Choice(("silent", "trim"), "silent"),
+    "longer": Choice(v.LONGER, v.LONGER[0]),
+    "shorter": Choice(v.SHORTER, v.SHORTER[0]),
     "idle_motion": Bool(True),
     "export": {
-        "crf": Int(0, 51, 18),
+        "crf": Int.of(v.CRF),
         "preset": Choice(X264_PRESETS, "medium"),
-        "audio_bitrate": Int(8000, 640000, 192000),
+        "audio_bitrate": Int.of(v.AUDIO_BITRATE),
         "mix_source_audio": Bool(False),
-        "source_audio_gain": Number(0, 2, 0.5),
+        "source_audio_gain": Number.of(v.SOURCE_AUDIO_GAIN),
     },
 }
 
 #: Per-word edits; ``start``/``end`` are a timing fix, present together or not at all.
 WORD_STYLE: dict[str, Field] = {
-    "open": Number(0, 3, 1.0),
-    "wide": Number(0, 3, 1.0),
-    "round": Number(0, 3, 1.0),
-    "alpha": Number(0, 2, None, nullable=True),
+    "open": Number.of(v.WORD_SHAPE),
+    "wide": Number.of(v.WORD_SHAPE),
+    "round": Number.of(v.WORD_SHAPE),
+    "alpha": Number.of(v.WORD_ALPHA, nullable=True),
     "silent": Bool(False),
 }
 WORD_TIMING: dict[str, Field] = {"start": Number(0, None, None), "end": Number(0, None, None)}
@@ -268,9 +272,9 @@ CLIP_FIELDS: dict[str, Field] = {
     "region": Choice(REGIONS, None),
     "start": Number(0, None, None),
     "end": Number(0, None, None),
-    "fade_in": Number(0, None, 0.0),
-    "fade_out": Number(0, None, 0.0),
-    "intensity": Number(0, 1.5, 1.0),
+    "fade_in": Number.of(v.FADE),
+    "fade_out": Number.of(v.FADE),
+    "intensity": Number.of(v.INTENSITY),
 }
 EMOTION = Choice(EMOTIONS, None)
 FRAME = Int(0, None, None)
