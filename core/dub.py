@@ -19,8 +19,7 @@ import numpy as np
 
 from core import vocabulary
 from core.align import Alignment, align, read_transcript
-from core.align.beside import AlignBeside
-from core.analysis import Progress, track_face
+from core.analysis import speech_or_none, track_and_align
 from core.errors import StudioError
 from core.export import ExportSettings, check_output_path, export_mp4
 from core.hashing import file_hash
@@ -48,6 +47,7 @@ from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_fra
 from core.motion.words import StyledWord, WordStyle, style_directions
 from core.outputs import check_output
 from core.paths import user_cache_dir
+from core.progress import Progress
 from core.project.project import check_driver_model, check_word_edits, resolve_driver
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
 from core.render.registry import DEFAULT as DEFAULT_RENDERER
@@ -581,26 +581,24 @@ def open_take(
     source = open_media(source_path)
     root = cache_root or user_cache_dir()
     warnings: list[str] = []
-    beside = None
     try:
-        dub_silent = is_silent(dub16)
+        dub_silent = speech_or_none(dub16) is None
         own_speech = None
         if not source.is_image and source.has_audio:
             own_speech = library_speech(source.path)
-        jobs = [] if dub_silent else [(dub16.samples, text, language, root / "align")]
+        jobs = [] if dub_silent else [(dub16.samples, text, language)]
         if own_speech is not None:
-            jobs.append((own_speech.samples, None, "en", root / "align"))
-        beside = AlignBeside(jobs)
-        kp = track_face(source, source_path, root, tracker, face_index, face_box, progress,
-                        cancel, warnings)
+            jobs.append((own_speech.samples, None, "en"))
         regions = load_regions(tracker)
-        if progress:
-            progress("mouth bank", 0, 1)
-        bank = build_bank(source, kp.cache, regions)
-        if progress:
-            progress("aligning", 0, 1)
-        aligned = beside.result(
-            cancel, None if progress is None else (lambda f: progress("aligning", f, 1)))
+
+        def mouth_bank(kp: Any) -> MouthBank | None:
+            if progress:
+                progress("mouth bank", 0, 1)
+            return build_bank(source, kp.cache, regions)
+
+        kp, aligned, bank = track_and_align(
+            source, source_path, root, tracker, face_index, face_box, jobs, progress, cancel,
+            warnings, meanwhile=mouth_bank)
         alignment = None
         if dub_silent:
             warnings.append(f"{audio_path}: the dub is silent; the mouth stays closed")
@@ -627,9 +625,6 @@ def open_take(
     except BaseException:
         source.close()
         raise
-    finally:
-        if beside is not None:
-            beside.close()
 
 
 def dub(

@@ -21,8 +21,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from core.errors import Cancelled
-
-Progress = Callable[[str, float, float], None]
+from core.progress import Progress  # noqa: E402 - the one type of progress callbacks
 
 
 class Job(QThread):
