@@ -334,7 +334,8 @@ def _export(args: argparse.Namespace) -> int:
                 project.dub.path, None if project.transcript is None else
                 project.transcript.path, project.cache_dir))
     # the engine loads only now, once everything the user gave has been checked
-    from core.dub import export_settings_from, export_take, open_project_take
+    from core.session import EditSession
+    from core.take_build import export_settings_from
 
     try:
         settings = export_settings_from(project.settings)
@@ -345,23 +346,18 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if edits is not None:  # on this run's copy of the project only: never saved
+        for i, fields in edits.words.items():
+            project.words.setdefault(i, {}).update(fields)
+        project.emotion_clips = project.emotion_clips + list(edits.emotions)
     bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
+    session = EditSession(project)
     try:
-        take = open_project_take(project, progress=bar)
+        take = session.open_take(progress=bar)
         try:
-            if edits is not None:
-                from core.dub import apply_edits
-
-                e = edits
-                merged = {int(k): dict(v) for k, v in project.words.items()}
-                for i, fields in e.words.items():
-                    merged.setdefault(i, {}).update(fields)
-                apply_edits(take, merged, project.emotion_clips + e.emotions,
-                            project.cache_dir)
-                take.compose()
-            export_take(take, output, project.dub.path, settings, progress=bar)
+            session.export(output, take_renderer=True, settings=settings)(bar, None)
         finally:
-            take.close()
+            session.close()
     finally:
         bar.close()
     al = take.dub_alignment
