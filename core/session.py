@@ -153,6 +153,15 @@ class EditSession:
     def open(cls, folder: str | Path) -> EditSession:
         return cls(Project.open(folder))
 
+    @staticmethod
+    def preload(tracker: str = "mediapipe") -> None:
+        """Import what the first analysis and render need (torch, the renderer, the
+        aligner, the exporter, the tracker's backend): a head start, on any thread."""
+        import core.take_build  # noqa: F401
+        from core.tracking.registry import load_backend
+
+        load_backend(tracker)
+
     # -- the project ------------------------------------------------------------------
 
     def set_project(self, project: Project) -> None:
@@ -345,9 +354,9 @@ class EditSession:
         the project's settings name when the export starts). ``settings``: the export
         settings (default: the project's)."""
         from core.background import lower_thread_priority
-        from core.export import check_output_path
+        from core.export import ExportSettings, check_output_path
         from core.outputs import check_output
-        from core.take_build import export_settings_from, export_take, project_renderer
+        from core.take_build import export_take, project_renderer
 
         project, handle = self._need_project(), self.handle
         if handle is None:
@@ -356,7 +365,7 @@ class EditSession:
         check_output(out, project.inputs(), project_folder=project.folder)
         check_output_path(out)
         try:
-            settings = settings or export_settings_from(project.settings)
+            settings = settings or ExportSettings.from_settings(project.settings)
         except ValueError as exc:
             raise StudioError(project.json_path, str(exc)) from None
         generation, edits, dub_path = self.generation, self.edits(), project.dub.path

@@ -194,11 +194,7 @@ def options_from_settings(settings: dict[str, Any]) -> DubOptions:
 
 
 def export_settings_from(settings: dict[str, Any]) -> ExportSettings:
-    e = settings["export"]
-    return ExportSettings(crf=int(e["crf"]), preset=e["preset"],
-                          audio_bitrate=int(e["audio_bitrate"]),
-                          mix_source_audio=bool(e["mix_source_audio"]),
-                          source_audio_gain=float(e["source_audio_gain"]))
+    return ExportSettings.from_settings(settings)
 
 
 def image_reference(path: Path, take: DubTake, region: str, cache_root: Path) -> np.ndarray:

@@ -62,8 +62,13 @@ FADE = Control(0, None, 0.0, what="fade", unit=" s", fmt="{:.2f} s")
 FADE_SLIDER_MAX = 2.0  # the window's fade sliders end here; a file may hold longer fades
 #: Export.
 CRF = Control(0, 51, 18, step=1, integer=True, what="crf", tip="H.264 quality, 0-51")
-AUDIO_BITRATE = Control(8000, 640000, 192000, step=1000, integer=True, what="audio bitrate")
-SOURCE_AUDIO_GAIN = Control(0, 2, 0.5, what="source audio gain")
+AUDIO_BITRATE = Control(32000, 512000, 192000, step=1000, integer=True, what="audio_bitrate",
+                        unit=" bit/s")
+SOURCE_AUDIO_GAIN = Control(0, 2, 0.5, what="source_audio_gain")
+#: x264's presets, fastest first (``x264 --help``), and a project's default
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")
+PRESET_DEFAULT = "medium"
 
 #: The take's global controls by their settings key.
 GLOBAL_CONTROLS: dict[str, Control] = {

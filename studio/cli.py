@@ -334,11 +334,11 @@ def _export(args: argparse.Namespace) -> int:
                 project.dub.path, None if project.transcript is None else
                 project.transcript.path, project.cache_dir))
     # the engine loads only now, once everything the user gave has been checked
+    from core.export import ExportSettings
     from core.session import EditSession
-    from core.take_build import export_settings_from
 
     try:
-        settings = export_settings_from(project.settings)
+        settings = ExportSettings.from_settings(project.settings)
         if args.crf is not None or args.preset is not None:
             settings = dataclasses.replace(
                 settings, crf=settings.crf if args.crf is None else args.crf,

@@ -70,8 +70,7 @@ def _load_engine(done: threading.Event) -> None:
         quiet_environment()
         import mediapipe.python.solutions.face_mesh  # noqa: F401
 
-        import core.take_build  # noqa: F401 - torch, the renderer, the aligner, the exporter
-        import core.tracking.mediapipe_tracker  # noqa: F401
+        EditSession.preload()  # torch, the renderer, the aligner, the exporter, MediaPipe
     except Exception:  # noqa: BLE001 - only a head start; the job imports them anyway
         pass
     finally:

@@ -29,6 +29,8 @@ from core.project.media import (
 )
 from core.render.registry import DEFAULT as RENDERER_DEFAULT
 from core.render.registry import renderer_names
+from core.tracking.registry import DEFAULT as TRACKER_DEFAULT
+from core.tracking.registry import tracker_names
 from core.vocabulary import EMOTIONS, REGIONS
 
 SCHEMA_VERSION = 1
@@ -225,9 +227,8 @@ class Box(Field):
         return [x, y, w, h]
 
 
-X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                "slower", "veryslow", "placebo")
-TRACKERS = ("mediapipe", "face_alignment")
+X264_PRESETS = v.X264_PRESETS
+TRACKERS = tracker_names()
 RENDERERS = renderer_names()
 
 #: Every setting, nested like the file. ``driver`` is any driver name, e.g. ``"visemes"`` or
@@ -242,7 +243,7 @@ SETTINGS: dict[str, Any] = {
     "renderer": RendererName(RENDERER_DEFAULT),
     # the folder of the neural renderer's weights (official layout); null: the default one
     "weights": Text(None, nullable=True),
-    "tracker": Choice(TRACKERS, "mediapipe"),
+    "tracker": Choice(TRACKERS, TRACKER_DEFAULT),
     "face_index": Int(0, None, None, nullable=True),
     "face_box": Box(None, nullable=True),
     "longer": Choice(v.LONGER, v.LONGER[0]),
@@ -250,7 +251,7 @@ SETTINGS: dict[str, Any] = {
     "idle_motion": Bool(True),
     "export": {
         "crf": Int.of(v.CRF),
-        "preset": Choice(X264_PRESETS, "medium"),
+        "preset": Choice(X264_PRESETS, v.PRESET_DEFAULT),
         "audio_bitrate": Int.of(v.AUDIO_BITRATE),
         "mix_source_audio": Bool(False),
         "source_audio_gain": Number.of(v.SOURCE_AUDIO_GAIN),

@@ -28,6 +28,20 @@ ALIASES = {"face-alignment": "face_alignment"}
 DEFAULT = "mediapipe"
 
 
+#: the module of each backend, to import ahead of the first analysis
+MODULES = {"mediapipe": "core.tracking.mediapipe_tracker",
+           "face_alignment": "core.tracking.face_alignment_tracker"}
+
+
+def load_backend(name: str = DEFAULT) -> None:
+    """Import a backend's module without making a tracker (a head start)."""
+    import importlib
+
+    module = MODULES.get(ALIASES.get(name, name))
+    if module is not None:
+        importlib.import_module(module)
+
+
 def register_tracker(name: str, factory: Callable[[], Tracker]) -> None:
     FACTORIES[name] = factory
 
