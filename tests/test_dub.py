@@ -29,11 +29,6 @@ PORTRAIT, SPEECH, TEXT = SAMPLES / "portrait.jpg", SAMPLES / "speech.wav", SAMPL
 
 
 @pytest.fixture(scope="module")
-def cache_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
 def portrait_take(cache_root):
     take = open_take(PORTRAIT, SPEECH, transcript=TEXT, cache_root=cache_root)
     yield take
