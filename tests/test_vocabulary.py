@@ -49,3 +49,16 @@ def test_the_command_line_defaults_are_the_vocabulary_defaults():
     args = _parser().parse_args(["dub", "face.mp4", "--audio", "dub.wav"])
     assert (args.alpha, args.beta, args.smoothing, args.av_offset) == (
         v.ALPHA.default, v.BETA.default, v.SMOOTHING.default, v.AV_OFFSET.default)
+
+
+def test_the_window_sliders_span_the_vocabulary_ranges(qtbot):
+    from studio.controls import ControlPanel
+    from tests.studio_window import prepare_qt_environment  # noqa: F401 - Qt set up first
+
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
+    for control, slider in ((v.ALPHA, panel.alpha), (v.BETA, panel.beta),
+                            (v.SMOOTHING, panel.smoothing), (v.WORD_SHAPE, panel.open),
+                            (v.WORD_ALPHA, panel.word_alpha), (v.INTENSITY, panel.intensity)):
+        assert slider.lo == control.lo and slider.step == control.step
+        assert slider.slider.maximum() == round((control.hi - control.lo) / control.step)
