@@ -36,22 +36,27 @@ def track_and_align(
     face_box: Box | None, speech: list[tuple[np.ndarray, str | None, str]],
     progress: Progress | None, cancel: Callable[[], bool] | None, warnings: list[str],
     meanwhile: Callable[[KeypointAnalysis], Any] | None = None,
-) -> tuple[KeypointAnalysis, list[Alignment], Any]:
+    tolerate: tuple[type[BaseException], ...] = (),
+) -> tuple[KeypointAnalysis, list[Alignment | None], Any]:
     """The analysis sequence every job shares: start aligning the ``speech`` (samples,
     transcript, language) in another process, track the face of the open ``source`` here,
     run ``meanwhile(keypoints)`` (e.g. the mouth bank), then collect the alignments.
 
-    Returns (keypoints, alignments in the order of ``speech``, what ``meanwhile`` gave)."""
+    Returns (keypoints, alignments in the order of ``speech``, what ``meanwhile`` gave); an
+    alignment that fails with one of ``tolerate`` comes back as None."""
     beside = AlignBeside([(x, text, lang, root / "align") for x, text, lang in speech])
     try:
         kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
                         warnings)
         extra = None if meanwhile is None else meanwhile(kp)
-        alignments: list[Alignment] = []
+        alignments: list[Alignment | None] = []
         if speech:
             if progress:
                 progress("aligning", 0, 1)
-            alignments = beside.result(cancel, stage(progress, "aligning"))
+            try:
+                alignments = list(beside.result(cancel, stage(progress, "aligning")))
+            except tolerate:
+                alignments = [None] * len(speech)
     finally:
         beside.close()
     return kp, alignments, extra

@@ -37,10 +37,10 @@ import numpy as np
 import torch
 
 from core.align import MODEL_TAG, Alignment, align
+from core.analysis import speech_or_none, track_and_align
 from core.atomic import atomic_write_bytes
 from core.errors import AlignError, StudioError
 from core.hashing import bytes_hash, file_hash
-from core.keypoints.analyze import analyze_keypoints
 from core.keypoints.regions import RegionSet, load_regions
 from core.media import VIDEO_EXTENSIONS, load_audio, open_media
 from core.media.audio import Audio, is_silent
@@ -223,14 +223,24 @@ def clip_features(
             raise StudioError(p, "a still image has no speech to learn from; use a video")
         if not source.has_audio:
             raise StudioError(p, "has no audio track: nothing to learn the lips from")
-        kp = analyze_keypoints(source, media_hash=media_hash, root=Path(cache_root),
-                               tracker=trk, progress=progress, cancel=cancel)
+        audio = load_audio(p, mel.sample_rate)
+        speech = speech_or_none(audio)
+        # the studio's one analysis sequence: the clip's own speech is recognised beside
+        # the tracking (both cached); no speech, or nothing recognised: no alignment
+        kp, aligned, _ = track_and_align(
+            source, p, Path(cache_root), tracker, None, None,
+            [] if speech is None else [(speech.samples, None, "en")],
+            None if progress is None else (
+                lambda stage, done, total: stage == "tracking" and progress(int(done),
+                                                                            int(total))),
+            cancel, [], tolerate=(AlignError,))
     finally:
         source.close()
     cache = kp.cache
     idx, w = lip_points(cache.canonical, load_regions(cache.tracker))
-    audio = load_audio(p, mel.sample_rate)
-    alignment = own_alignment(audio, Path(cache_root), cancel)
+    alignment = aligned[0] if aligned else None
+    if alignment is not None and not alignment.phones:
+        alignment = None
     feats = ClipFeatures(p.name, media_hash, trk.name, cache.fps, mel_power(audio.samples, mel),
                          idx, w, cache.expression()[:, idx], np.asarray(cache.validity),
                          mel.frames_per_second, np.asarray(cache.canonical, np.float32),
