@@ -20,6 +20,7 @@ from core.paths import user_cache_dir
 from core.progress import Progress
 from core.render.registry import DEFAULT as DEFAULT_RENDERER
 from core.render.registry import create_renderer
+from core.session import EditSession
 from core.take import (  # noqa: F401 - the take's names, where the studio found them first
     DEFAULT_DRIVER,
     IMAGE_FPS,
@@ -99,7 +100,8 @@ def dub(
     out = check_output_path(output)
     drawer = None if renderer == DEFAULT_RENDERER else create_renderer(
         renderer, load_regions(tracker), weights=weights)
-    take = open_take(
+    session = EditSession()
+    take = session.open_media(
         source_path, audio_path, transcript=transcript, options=options,
         cache_root=cache_root, tracker=tracker, face_index=face_index, face_box=face_box,
         language=language, progress=progress, cancel=cancel, driver=driver,
@@ -108,10 +110,10 @@ def dub(
     try:
         if edits is not None:
             e = edits(take)
-            apply_edits(take, e.words, e.emotions, cache_root or user_cache_dir())
-        export_take(take, out, audio_path, settings, progress, cancel)
+            session.apply_edits(e.words, e.emotions, cache_root or user_cache_dir())
+        session.export_media(out, settings, progress, cancel)
     finally:
-        take.close()
+        session.close()
     al = take.dub_alignment
     return DubResult(
         output=out, frame_count=take.frame_count, fps=take.fps,

@@ -146,6 +146,7 @@ class EditSession:
         self.generation = 0
         self._snap: tuple[int, Edits] | None = None
         self._drag: Any = None
+        self.dub_path: Path | None = None  # a take of media: its dub (``open_media``)
         if project is not None:
             self.set_project(project)
 
@@ -289,6 +290,36 @@ class EditSession:
         with self.handle.lock:
             self.handle.sync(self.edits(), self.generation)
         return self.take
+
+    def open_media(self, source: str | Path, dub: str | Path, **options: Any) -> Any:
+        """A take of media without a project (``studio dub``): see
+        :func:`core.take_build.open_take` for ``options``; returns the take."""
+        from core.take_build import open_take
+
+        take = open_take(source, dub, **options)
+        self.close_take()
+        self.handle = TakeHandle(take)
+        self.handle.generation = self.generation
+        self.dub_path = Path(dub)
+        self.events.emit("take_opened", take=take)
+        return take
+
+    def apply_edits(self, words: dict[int, dict[str, Any]],
+                    emotion_clips: list[dict[str, Any]], cache_root: Path) -> None:
+        """Word edits and emotion clips (as a project stores them) on a take of media."""
+        from core.take_build import apply_edits
+
+        with self.handle.lock:
+            apply_edits(self.handle.take, words, emotion_clips, cache_root)
+
+    def export_media(self, output: Path, settings: Any, progress: Progress | None = None,
+                     cancel: Callable[[], bool] | None = None) -> Path:
+        """Export a take of media (checked by the caller) with its own renderer, here."""
+        from core.take_build import export_take
+
+        with self.handle.lock:
+            return export_take(self.handle.take, output, self.dub_path, settings, progress,
+                               cancel)
 
     def close_take(self) -> None:
         if self.handle is not None:
