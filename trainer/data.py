@@ -36,14 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.align import MODEL_TAG, Alignment, align
+from core.align import MODEL_TAG, Alignment
 from core.analysis import speech_or_none, track_and_align
 from core.atomic import atomic_write_bytes
 from core.errors import AlignError, StudioError
 from core.hashing import bytes_hash, file_hash
 from core.keypoints.regions import RegionSet, load_regions
 from core.media import VIDEO_EXTENSIONS, load_audio, open_media
-from core.media.audio import Audio, is_silent
 from core.motion.audio2exp_model import (
     MelConfig,
     log_mel,
@@ -118,19 +117,6 @@ def cut_alignment(alignment: Alignment, end: float) -> Alignment:
                      phones=[replace(p, end=min(p.end, end)) for p in w.phones if p.start < end])
              for w in alignment.words if w.start < end]
     return replace(alignment, words=words, phones=phones, duration=min(alignment.duration, end))
-
-
-def own_alignment(audio: Audio, cache_root: Path,
-                  cancel: Callable[[], bool] | None = None) -> Alignment | None:
-    """The clip's own speech, recognised (cached with every other alignment); None when it
-    is silent or has nothing to recognise: the viseme driver then keeps the mouth closed."""
-    if is_silent(audio):
-        return None
-    try:
-        al = align(audio.samples, None, cache_dir=Path(cache_root) / "align", cancel=cancel)
-    except AlignError:
-        return None
-    return al if al.phones else None
 
 
 def clip_library(clip: ClipFeatures, frames: np.ndarray) -> VisemeLibrary | None:
