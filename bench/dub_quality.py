@@ -70,7 +70,7 @@ from core.motion.visemes import CLOSURES, viseme_of
 from core.paths import user_cache_dir
 from core.render.mouth import MouthFill
 from core.render.warp import WarpRenderer
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 
 CLIPS = ("child", "katie_hill", "man_map", "woman_glasses", "young_man_outdoors")
 TRAIN_SHARE = 0.6

@@ -22,7 +22,7 @@ from _data import need_data
 from core.keypoints.regions import load_regions
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes, polygon_area
 from core.render.warp import WarpRenderer
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 
 REG = load_regions("mediapipe")
 

@@ -12,7 +12,7 @@ import time
 from _data import need_data
 
 from core.media import open_media
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 
 
 def measure(path, label: str, max_frames: int = 150) -> None:

@@ -49,7 +49,7 @@ from core.motion.driver import VisemeDriver
 from core.motion.library import default_library, learn_library
 from core.motion.mouth import lower_face_weight
 from core.paths import user_cache_dir
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 from trainer.data import clip_features, fold_corpora
 from trainer.loop import TrainConfig, publish, train
 

@@ -12,17 +12,54 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.align import Alignment, read_transcript
 from core.align.beside import AlignBeside
 from core.hashing import file_hash
 from core.keypoints.analyze import KeypointAnalysis, analyze_keypoints
 from core.media import load_audio, open_media
-from core.media.audio import is_silent
+from core.media.audio import Audio, is_silent
 from core.paths import user_cache_dir
-from core.tracking.base import get_tracker
+from core.progress import Progress, stage
+from core.tracking.registry import get_tracker
 from core.tracking.selection import Box
 
-Progress = Callable[[str, float, float], None]
+
+def speech_or_none(speech: Audio | None) -> Audio | None:
+    """``speech`` when it has any (None when it is missing or silent)."""
+    return None if speech is None or is_silent(speech) else speech
+
+
+def track_and_align(
+    source: Any, media: Path, root: Path, tracker: str, face_index: int | None,
+    face_box: Box | None, speech: list[tuple[np.ndarray, str | None, str]],
+    progress: Progress | None, cancel: Callable[[], bool] | None, warnings: list[str],
+    meanwhile: Callable[[KeypointAnalysis], Any] | None = None,
+    tolerate: tuple[type[BaseException], ...] = (),
+) -> tuple[KeypointAnalysis, list[Alignment | None], Any]:
+    """The analysis sequence every job shares: start aligning the ``speech`` (samples,
+    transcript, language) in another process, track the face of the open ``source`` here,
+    run ``meanwhile(keypoints)`` (e.g. the mouth bank), then collect the alignments.
+
+    Returns (keypoints, alignments in the order of ``speech``, what ``meanwhile`` gave); an
+    alignment that fails with one of ``tolerate`` comes back as None."""
+    beside = AlignBeside([(x, text, lang, root / "align") for x, text, lang in speech])
+    try:
+        kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
+                        warnings)
+        extra = None if meanwhile is None else meanwhile(kp)
+        alignments: list[Alignment | None] = []
+        if speech:
+            if progress:
+                progress("aligning", 0, 1)
+            try:
+                alignments = list(beside.result(cancel, stage(progress, "aligning")))
+            except tolerate:
+                alignments = [None] * len(speech)
+    finally:
+        beside.close()
+    return kp, alignments, extra
 
 
 @dataclass
@@ -95,27 +132,17 @@ def _analyse(source, media: Path, audio, text, transcript, root: Path, tracker: 
     if audio_path is None and source.has_audio:
         audio_path = media
     speech = load_audio(audio_path, 16000) if audio_path is not None else None
-    silent = speech is not None and is_silent(speech)
-    if silent:
+    if speech is not None and speech_or_none(speech) is None:
         warnings.append(f"{audio_path}: the audio is silent; no words to align")
     if text is not None and speech is None:
         warnings.append(f"{transcript}: no audio to align the transcript with")
-
+    speech = speech_or_none(speech)
     # the speech is aligned in another process while this one tracks the face
-    beside = AlignBeside([(speech.samples, text, language, root / "align")]
-                         if speech is not None and not silent else [])
-    try:
-        kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
-                        warnings)
-        alignment = None
-        if speech is not None and not silent:
-            if progress:
-                progress("aligning", 0, 1)
-            alignment = beside.result(
-                cancel, None if progress is None else (lambda f: progress("aligning", f, 1)))[0]
-    finally:
-        beside.close()
-    return kp, alignment, audio_path, warnings
+    kp, aligned, _ = track_and_align(
+        source, media, root, tracker, face_index, face_box,
+        [] if speech is None else [(speech.samples, text, language)], progress, cancel,
+        warnings)
+    return kp, (aligned[0] if aligned else None), audio_path, warnings
 
 
 def analyze(

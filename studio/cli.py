@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from core import vocabulary
 from core.errors import (
     Cancelled,
     EditsError,
@@ -21,6 +22,10 @@ from core.errors import (
     TranscriptError,
     os_error_line,
 )
+
+#: the command line's flags of the take's global controls (core/vocabulary.py)
+CONTROL_FLAGS = {"--alpha": vocabulary.ALPHA, "--beta": vocabulary.BETA,
+                 "--smoothing": vocabulary.SMOOTHING, "--av-offset": vocabulary.AV_OFFSET}
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
@@ -32,6 +37,8 @@ def _box(text: str) -> tuple[float, float, float, float]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from core.tracking.registry import tracker_names
+
     p = argparse.ArgumentParser(prog="studio", description="Talking-face studio")
     sub = p.add_subparsers(dest="command")
 
@@ -39,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("media", type=Path, help="a video or a portrait image")
     a.add_argument("--audio", type=Path, help="speech to align (default: the video's own)")
     a.add_argument("--transcript", type=Path, help="what is said (.txt or .srt)")
-    a.add_argument("--tracker", default="mediapipe", choices=["mediapipe", "face_alignment"])
+    a.add_argument("--tracker", default="mediapipe", choices=tracker_names())
     a.add_argument("--face", type=int, dest="face_index",
                    help="which face when several are in view (0 = largest)")
     a.add_argument("--face-box", type=_box, help="the face to follow, as X,Y,W,H in pixels")
@@ -54,16 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--transcript", type=Path, help="what the dub says (.txt, .srt, .vtt)")
     d.add_argument("-o", "--output", type=Path,
                    help="the MP4 to write (default: SOURCE_dub.mp4 in this folder)")
-    d.add_argument("--alpha", type=float, default=1.0,
-                   help="mouth scale: 0 closed, 1 nominal, up to 2 exaggerated")
-    d.add_argument("--beta", type=float, default=0.0,
-                   help="loudness scale strength, 0 (off) to 2")
-    d.add_argument("--smoothing", type=float, default=0.5, help="smoothing, in frames")
-    d.add_argument("--av-offset", type=int, default=0, dest="av_offset",
-                   help="move the lips by this many frames (+ later, - earlier)")
-    d.add_argument("--longer", choices=["pingpong", "hold"], default="pingpong",
+    for flag, control in CONTROL_FLAGS.items():
+        d.add_argument(flag, type=int if control.integer else float, default=control.default,
+                       dest=flag[2:].replace("-", "_"), help=control.tip)
+    d.add_argument("--longer", choices=vocabulary.LONGER, default=vocabulary.LONGER[0],
                    help="when the dub outlasts the video: play it back and forth, or hold")
-    d.add_argument("--shorter", choices=["silent", "trim"], default="silent",
+    d.add_argument("--shorter", choices=vocabulary.SHORTER, default=vocabulary.SHORTER[0],
                    help="when the video outlasts the dub: play on with closed lips, or trim")
     d.add_argument("--no-idle", action="store_true",
                    help="portrait: no idle head motion or blinks")
@@ -73,11 +76,12 @@ def _parser() -> argparse.ArgumentParser:
                         "audio2exp:<adapter file>")
     d.add_argument("--edits", type=Path,
                    help="word and emotion edits (JSON: {\"words\": [...], \"emotions\": [...]})")
-    d.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (18 default)")
+    d.add_argument("--crf", type=int, default=vocabulary.CRF.default,
+                   help=f"{vocabulary.CRF.tip} ({vocabulary.CRF.default} default)")
     d.add_argument("--preset", default="medium", help="x264 preset (veryfast ... veryslow)")
     d.add_argument("--mix-source-audio", action="store_true",
                    help="keep the source's own audio under the dub")
-    d.add_argument("--tracker", default="mediapipe", choices=["mediapipe", "face_alignment"])
+    d.add_argument("--tracker", default="mediapipe", choices=tracker_names())
     d.add_argument("--face", type=int, dest="face_index", help="which face (0 = largest)")
     d.add_argument("--face-box", type=_box, help="the face to follow, as X,Y,W,H in pixels")
     d.add_argument("--language", default="en", help="language of the dub (en aligns words)")
@@ -90,11 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("project", type=Path, help="the project folder")
     x.add_argument("-o", "--output", type=Path,
                    help="the MP4 to write (default: <project>/<project name>.mp4)")
-    for flag, kind, what in (("--alpha", float, "mouth scale"), ("--beta", float, "loudness"),
-                             ("--smoothing", float, "smoothing in frames"),
-                             ("--av-offset", int, "lip offset in frames"),
-                             ("--crf", int, "H.264 quality"), ("--preset", str, "x264 preset")):
-        x.add_argument(flag, type=kind, help=f"{what} (default: the project's)")
+    for flag, control in {**CONTROL_FLAGS, "--crf": vocabulary.CRF}.items():
+        x.add_argument(flag, type=int if control.integer else float,
+                       dest=flag[2:].replace("-", "_"),
+                       help=f"{control.tip} (default: the project's)")
+    x.add_argument("--preset", type=str, help="x264 preset (default: the project's)")
     x.add_argument("--edits", type=Path, help="extra word and emotion edits (not saved)")
     _renderer_args(x, default=None)
     x.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -330,10 +334,11 @@ def _export(args: argparse.Namespace) -> int:
                 project.dub.path, None if project.transcript is None else
                 project.transcript.path, project.cache_dir))
     # the engine loads only now, once everything the user gave has been checked
-    from core.dub import export_settings_from, export_take, open_project_take
+    from core.export import ExportSettings
+    from core.session import EditSession
 
     try:
-        settings = export_settings_from(project.settings)
+        settings = ExportSettings.from_settings(project.settings)
         if args.crf is not None or args.preset is not None:
             settings = dataclasses.replace(
                 settings, crf=settings.crf if args.crf is None else args.crf,
@@ -341,23 +346,18 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if edits is not None:  # on this run's copy of the project only: never saved
+        for i, fields in edits.words.items():
+            project.words.setdefault(i, {}).update(fields)
+        project.emotion_clips = project.emotion_clips + list(edits.emotions)
     bar = _Bar(enabled=sys.stderr.isatty() and not args.quiet)
+    session = EditSession(project)
     try:
-        take = open_project_take(project, progress=bar)
+        take = session.open_take(progress=bar)
         try:
-            if edits is not None:
-                from core.dub import apply_edits
-
-                e = edits
-                merged = {int(k): dict(v) for k, v in project.words.items()}
-                for i, fields in e.words.items():
-                    merged.setdefault(i, {}).update(fields)
-                apply_edits(take, merged, project.emotion_clips + e.emotions,
-                            project.cache_dir)
-                take.compose()
-            export_take(take, output, project.dub.path, settings, progress=bar)
+            session.export(output, take_renderer=True, settings=settings)(bar, None)
         finally:
-            take.close()
+            session.close()
     finally:
         bar.close()
     al = take.dub_alignment

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core import vocabulary
 from core.project.schema import EMOTIONS, REGIONS, RENDERERS
 
 _tokens = itertools.count(1)
@@ -56,6 +57,15 @@ class ValueSlider(QWidget):
         self.slider.sliderPressed.connect(self._new_token)
         self.slider.sliderReleased.connect(self._new_token)
         self.slider.valueChanged.connect(self._changed)
+
+    @classmethod
+    def of(cls, control: vocabulary.Control, hi: float | None = None) -> ValueSlider:
+        """The slider of a control defined in :mod:`core.vocabulary` (``hi``: where the
+        slider ends when the control has no upper limit)."""
+        s = cls(control.lo, control.hi if hi is None else hi, control.step, control.fmt)
+        if control.tip:
+            s.setToolTip(control.tip[0].upper() + control.tip[1:])
+        return s
 
     def _new_token(self) -> None:
         self.token = next(_tokens)
@@ -96,15 +106,12 @@ class ControlPanel(QWidget):
 
         g = QGroupBox("Global")
         form = QFormLayout(g)
-        self.alpha = ValueSlider(0, 2, 0.01)
-        self.beta = ValueSlider(0, 2, 0.01)
-        self.smoothing = ValueSlider(0, 10, 0.1, "{:.1f}")
-        self.alpha.setToolTip("Mouth scale α: 0 closed, 1 nominal, 2 exaggerated")
-        self.beta.setToolTip("Loudness β: how much the dub's loudness scales the lips")
-        self.smoothing.setToolTip("Smoothing of the motion, in frames")
-        form.addRow("α mouth", self.alpha)
-        form.addRow("β loudness", self.beta)
-        form.addRow("smoothing", self.smoothing)
+        self.alpha = ValueSlider.of(vocabulary.ALPHA)
+        self.beta = ValueSlider.of(vocabulary.BETA)
+        self.smoothing = ValueSlider.of(vocabulary.SMOOTHING)
+        for control, s in ((vocabulary.ALPHA, self.alpha), (vocabulary.BETA, self.beta),
+                           (vocabulary.SMOOTHING, self.smoothing)):
+            form.addRow(control.label, s)
         self.driver = QComboBox()
         self.driver.addItem("learned", "learned")
         self.driver.addItem("visemes", "visemes")
@@ -130,11 +137,11 @@ class ControlPanel(QWidget):
         self.word_label = QLabel("no word selected")
         self.word_label.setWordWrap(True)
         form.addRow(self.word_label)
-        self.open = ValueSlider(0, 3, 0.01)
-        self.wide = ValueSlider(0, 3, 0.01)
-        self.round = ValueSlider(0, 3, 0.01)
-        self.word_alpha_on = QCheckBox("own α")
-        self.word_alpha = ValueSlider(0, 2, 0.01)
+        self.open = ValueSlider.of(vocabulary.WORD_SHAPE)
+        self.wide = ValueSlider.of(vocabulary.WORD_SHAPE)
+        self.round = ValueSlider.of(vocabulary.WORD_SHAPE)
+        self.word_alpha_on = QCheckBox(vocabulary.WORD_ALPHA.label)
+        self.word_alpha = ValueSlider.of(vocabulary.WORD_ALPHA)
         self.silent = QCheckBox("silent (closed lips)")
         form.addRow("open", self.open)
         form.addRow("wide", self.wide)
@@ -182,9 +189,9 @@ class ControlPanel(QWidget):
         source_row = QHBoxLayout()
         source_row.addWidget(self.source_button, 1)
         source_row.addWidget(self.clear_source)
-        self.intensity = ValueSlider(0, 1.5, 0.01)
-        self.fade_in = ValueSlider(0, 2, 0.01, "{:.2f} s")
-        self.fade_out = ValueSlider(0, 2, 0.01, "{:.2f} s")
+        self.intensity = ValueSlider.of(vocabulary.INTENSITY)
+        self.fade_in = ValueSlider.of(vocabulary.FADE, hi=vocabulary.FADE_SLIDER_MAX)
+        self.fade_out = ValueSlider.of(vocabulary.FADE, hi=vocabulary.FADE_SLIDER_MAX)
         self.remove = QPushButton("Remove clip")
         form.addRow(self.clip_label)
         form.addRow("emotion", self.clip_emotion)

@@ -1,63 +1,46 @@
-"""A QUndoStack over the core commands: each QUndoCommand wraps one core Command.
-
-Slider drags push many commands; those carrying the same ``drag`` token merge into one undo
-step (through the core command's own ``merge``), and a drag back to where it started drops
-the step altogether.
-"""
+"""The Edit menu's undo and redo over the session's one undo engine
+(:class:`core.project.history.History`): two actions, enabled and named from its events,
+and the stack's size and position (as QUndoStack names them) for the window's tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QUndoCommand
-
-from core.project.commands import Command
-
-_MERGE_ID = 0x5D0
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
 
 
-class CoreCommand(QUndoCommand):
-    """One core command done on a project, undoable from the Edit menu."""
+class UndoActions(QObject):
+    """Undo and redo actions bound to ``session`` (its history follows its project)."""
 
-    def __init__(self, project: Any, command: Command, drag: Any = None) -> None:
-        super().__init__(command.text)
-        self.project = project
-        self.command = command
-        self.drag = drag
-        self.done = False  # push(check=True) has done it already: the first redo skips
+    def __init__(self, session: Any, parent: Any) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.undo_action = QAction("Undo", parent)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = QAction("Redo", parent)
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        self.undo_action.triggered.connect(lambda: self._do(session.undo))
+        self.redo_action.triggered.connect(lambda: self._do(session.redo))
+        self.refresh()
 
-    def redo(self) -> None:
-        if self.done:
-            self.done = False
-            return
-        self.command.do(self.project)
+    def _do(self, fn: Any) -> None:
+        if self.session.history is not None:
+            fn()
 
-    def undo(self) -> None:
-        self.command.undo(self.project)
+    def refresh(self) -> None:
+        """Enable and name the actions as the history is now."""
+        h = self.session.history
+        can_undo, can_redo = h is not None and h.can_undo, h is not None and h.can_redo
+        self.undo_action.setEnabled(can_undo)
+        self.redo_action.setEnabled(can_redo)
+        self.undo_action.setText(f"Undo {h.undo_text}" if can_undo else "Undo")
+        self.redo_action.setText(f"Redo {h.redo_text}" if can_redo else "Redo")
 
-    def id(self) -> int:
-        return -1 if self.drag is None else _MERGE_ID
+    def count(self) -> int:
+        h = self.session.history
+        return 0 if h is None else len(h)
 
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if not isinstance(other, CoreCommand) or other.drag != self.drag or self.drag is None:
-            return False
-        if not self.command.merge(other.command):
-            return False
-        self.setText(self.command.text)
-        if self.command.noop:
-            self.setObsolete(True)
-        return True
-
-
-def push(stack: Any, project: Any, command: Command, drag: Any = None,
-         check: bool = True) -> None:
-    """Do ``command`` through ``stack``. With ``check``, raises what the command raises,
-    leaving the stack and the project as they were."""
-    wrapped = CoreCommand(project, command, drag)
-    if check:
-        # QUndoStack.push calls redo() inside C++, where a Python exception would be lost:
-        # do it here, where an error reaches the caller with the stack untouched; the
-        # push's own redo then has nothing left to do (one edit, one project event)
-        command.do(project)
-        wrapped.done = True
-    stack.push(wrapped)
+    def index(self) -> int:
+        h = self.session.history
+        return 0 if h is None else h.index

@@ -1,28 +1,27 @@
 """Background work for the window: long jobs (analysis, export) and the live renderer.
 
-Nothing here computes anything itself: it calls core/ on a worker thread and hands the
-results back to the UI thread through Qt signals (queued across threads). The renderer
+Nothing here computes anything itself: it calls the session's work (core/session.py) on a
+worker thread and hands the results back to the UI thread through Qt signals (queued
+across threads). The renderer
 also draws the frames around the playhead ahead of time, while it has nothing to do, so
 playback and frame steps are mostly answered from a small cache.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from core.errors import Cancelled
-
-Progress = Callable[[str, float, float], None]
+from core.progress import Progress
+from core.session import TakeHandle, draw
 
 
 class Job(QThread):
@@ -68,38 +67,6 @@ class Job(QThread):
             return
         self.outcome = "succeeded"
         self.succeeded.emit(result)
-
-
-def edits_snapshot(project: Any) -> SimpleNamespace:
-    """A frozen copy of what :func:`core.dub.apply_project_edits` reads from a project, so a
-    worker thread never reads the project while the UI thread edits it."""
-    return SimpleNamespace(settings=copy.deepcopy(project.settings),
-                           words=copy.deepcopy(project.words),
-                           emotion_clips=copy.deepcopy(project.emotion_clips),
-                           cache_dir=project.cache_dir)
-
-
-class TakeHandle:
-    """A take shared by the renderer, the driver switch and the export (which only holds
-    the lock to take a detached twin of it): one lock, and the generation of the edits last
-    put on it."""
-
-    def __init__(self, take: Any) -> None:
-        self.take = take
-        self.lock = threading.RLock()
-        self.generation = -1
-
-    def sync(self, edits: Any, generation: int) -> None:
-        """Put ``edits`` on the take if they are newer than what it has (hold the lock)."""
-        if generation != self.generation:
-            from core.dub import apply_project_edits
-
-            apply_project_edits(self.take, edits)
-            self.generation = generation
-
-    def close(self) -> None:
-        with self.lock:
-            self.take.close()
 
 
 @dataclass(frozen=True)
@@ -320,31 +287,8 @@ class RenderWorker(QThread):
         self.drawn_ahead += 1
 
     def _draw(self, req: RenderRequest, stage: str, t0: float) -> RenderResult:
-        from core.render.warp import resize_for
-
-        h = self.handle
-        with h.lock:
-            take = h.take
-            h.sync(req.edits, req.generation)
-            j = min(max(int(req.frame), 0), take.frame_count - 1)
-            src = take.source
-            frame = src.frame(int(take.source_index[j]))
-            w0, h0 = frame.shape[1], frame.shape[0]
-            if stage == "preview" and max(w0, h0) > req.preview_side:
-                k = req.preview_side / max(w0, h0)
-                size = (max(1, round(w0 * k)), max(1, round(h0 * k)))
-            else:
-                size = (w0, h0)
-            if req.view == "source":
-                image = frame if size == (w0, h0) else resize_for(frame, size)
-            else:
-                image = take.render(j, frame, out_size=None if size == (w0, h0) else size)
-            points = None
-            if req.overlay and take.valid(j):
-                tracked, edited = take.keypoints(slice(j, j + 1))
-                sx, sy = size[0] / w0, size[1] / h0
-                scale = np.array([sx, sy], np.float32)
-                points = (tracked[0, :, :2] * scale, edited[0, :, :2] * scale)
-        return RenderResult(j, req.generation, req.view, stage,
-                            np.ascontiguousarray(image, dtype=np.uint8), points,
-                            time.perf_counter() - t0, req.seq)
+        drawn = draw(self.handle, req.frame, req.generation, req.edits,
+                     source_view=req.view == "source", overlay=req.overlay,
+                     side=req.preview_side if stage == "preview" else None)
+        return RenderResult(drawn.frame, req.generation, req.view, stage, drawn.image,
+                            drawn.points, time.perf_counter() - t0, req.seq)

@@ -8,6 +8,25 @@ import pytest
 
 # CI clones the repository so that ../shared sits beside its root.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+PORTRAIT, SPEECH, TEXT = SAMPLES / "portrait.jpg", SAMPLES / "speech.wav", SAMPLES / "speech.txt"
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory) -> Path:
+    """A keypoint and alignment cache of the test module's own."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def portrait_project(tmp_path_factory) -> Path:
+    """The folder of a saved project: the shipped portrait dubbed with the sample sentence
+    and its transcript (its analysis lands in the project's own cache/)."""
+    from core.project.project import Project
+
+    folder = tmp_path_factory.mktemp("portrait") / "project"
+    Project.new(folder, PORTRAIT, SPEECH, TEXT).save()
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from core.keypoints.cache import KeypointCache
 from core.keypoints.decompose import decompose, euler_angles, face_size, recompose
 from core.keypoints.regions import load_regions
 from core.media import open_media
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 

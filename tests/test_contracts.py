@@ -72,3 +72,27 @@ def test_ci_runs_readme_commands():
     assert len(commands) == 2
     for command in commands:
         assert command in ci
+
+
+def test_the_window_only_binds_and_no_studio_class_grows_past_forty_methods():
+    """The session lives in core (core/session.py); the window keeps widgets, actions and
+    bindings, in parts small enough to read."""
+    assert len((ROOT / "studio" / "window.py").read_text().splitlines()) < 600
+    big = []
+    for path in (ROOT / "studio").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ClassDef):
+                methods = [b for b in node.body
+                           if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                if len(methods) > 40:
+                    big.append(f"{path.relative_to(ROOT)}: {node.name} has {len(methods)}")
+    assert not big, big
+
+
+def test_the_session_is_qt_free_and_holds_what_the_window_shows():
+    code = (
+        "import sys, core.session; "
+        f"bad=[m for m in sys.modules if m.split('.')[0] in {QT!r}]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

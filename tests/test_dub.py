@@ -29,11 +29,6 @@ PORTRAIT, SPEECH, TEXT = SAMPLES / "portrait.jpg", SAMPLES / "speech.wav", SAMPL
 
 
 @pytest.fixture(scope="module")
-def cache_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
 def portrait_take(cache_root):
     take = open_take(PORTRAIT, SPEECH, transcript=TEXT, cache_root=cache_root)
     yield take
@@ -301,7 +296,7 @@ def test_readme_main_job_makes_a_playable_mp4(tmp_path):
 
 def test_music_or_silence_is_no_speech(monkeypatch, cache_root):
     # a recogniser that hears no words: the mouth stays relaxed, with a warning
-    import core.dub as d
+    import core.analysis as d  # the one analysis sequence aligns beside the tracking
 
     class HearsNothing:  # the speech is aligned beside the tracking: stand in for that
         def __init__(self, jobs):

@@ -29,11 +29,6 @@ SPEECH, TEXT = SAMPLES / "speech.wav", SAMPLES / "speech.txt"
 
 
 @pytest.fixture(scope="module")
-def cache_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
 def take(shared_data, cache_root):
     t = open_take(shared_data / "video" / "woman_glasses.mp4", SPEECH, transcript=TEXT,
                   cache_root=cache_root)

@@ -14,7 +14,7 @@ from core.media import open_media
 from core.motion.library import default_library
 from core.motion.mouth import inner_gap
 from core.motion.visemes import VISEME_CLASSES
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 
 PORTRAIT = Path(__file__).resolve().parents[1] / "resources" / "samples" / "portrait.jpg"
 FA = load_regions("face_alignment")

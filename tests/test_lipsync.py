@@ -38,11 +38,6 @@ REG = load_regions("mediapipe")
 
 
 @pytest.fixture(scope="module")
-def cache_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
 def take(cache_root):
     t = open_take(PORTRAIT, SPEECH, transcript=TEXT, cache_root=cache_root)
     yield t

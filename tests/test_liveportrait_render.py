@@ -92,7 +92,7 @@ def test_cut_and_paste_back_round_trip_and_leave_the_rest_untouched():
 @pytest.fixture(scope="module")
 def portrait() -> tuple[np.ndarray, np.ndarray]:
     """The sample portrait (RGB) and its tracked MediaPipe points."""
-    from core.tracking.base import get_tracker
+    from core.tracking.registry import get_tracker
 
     img = np.ascontiguousarray(cv2.imread(str(SAMPLES / "portrait.jpg"))[..., ::-1])
     session = get_tracker("mediapipe").open_session(static=True, max_faces=1)

@@ -68,7 +68,7 @@ def canonical(tmp_path_factory) -> np.ndarray:
     from core.hashing import file_hash
     from core.keypoints.analyze import analyze_keypoints
     from core.media import open_media
-    from core.tracking.base import get_tracker
+    from core.tracking.registry import get_tracker
 
     portrait = Path(__file__).resolve().parents[1] / "resources" / "samples" / "portrait.jpg"
     with open_media(portrait) as source:

@@ -32,7 +32,7 @@ def clip(shared_data):
     path = shared_data / CLIP
     if not path.is_file():
         pytest.skip(f"{path} is absent: the render tests draw on this real clip")
-    from core.tracking.base import get_tracker
+    from core.tracking.registry import get_tracker
 
     session = get_tracker().open_session(static=False, max_faces=1)
     frames, points = [], []

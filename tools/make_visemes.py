@@ -26,7 +26,7 @@ from core.media import load_audio, open_media  # noqa: E402
 from core.motion.library import MIN_EXAMPLES, learn_library, mouth_width  # noqa: E402
 from core.motion.visemes import VISEME_CLASSES  # noqa: E402
 from core.paths import user_cache_dir  # noqa: E402
-from core.tracking.base import get_tracker  # noqa: E402
+from core.tracking.registry import get_tracker  # noqa: E402
 
 
 def main() -> int:

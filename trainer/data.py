@@ -36,14 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.align import MODEL_TAG, Alignment, align
+from core.align import MODEL_TAG, Alignment
+from core.analysis import speech_or_none, track_and_align
 from core.atomic import atomic_write_bytes
 from core.errors import AlignError, StudioError
 from core.hashing import bytes_hash, file_hash
-from core.keypoints.analyze import analyze_keypoints
 from core.keypoints.regions import RegionSet, load_regions
 from core.media import VIDEO_EXTENSIONS, load_audio, open_media
-from core.media.audio import Audio, is_silent
 from core.motion.audio2exp_model import (
     MelConfig,
     log_mel,
@@ -54,7 +53,7 @@ from core.motion.audio2exp_model import (
 from core.motion.driver import VisemeDriver
 from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import lower_face_weight
-from core.tracking.base import get_tracker
+from core.tracking.registry import get_tracker
 from trainer.model import silent_mel
 
 FEATURES_VERSION = 2  # 2: + canonical and the audio's own alignment
@@ -118,19 +117,6 @@ def cut_alignment(alignment: Alignment, end: float) -> Alignment:
                      phones=[replace(p, end=min(p.end, end)) for p in w.phones if p.start < end])
              for w in alignment.words if w.start < end]
     return replace(alignment, words=words, phones=phones, duration=min(alignment.duration, end))
-
-
-def own_alignment(audio: Audio, cache_root: Path,
-                  cancel: Callable[[], bool] | None = None) -> Alignment | None:
-    """The clip's own speech, recognised (cached with every other alignment); None when it
-    is silent or has nothing to recognise: the viseme driver then keeps the mouth closed."""
-    if is_silent(audio):
-        return None
-    try:
-        al = align(audio.samples, None, cache_dir=Path(cache_root) / "align", cancel=cancel)
-    except AlignError:
-        return None
-    return al if al.phones else None
 
 
 def clip_library(clip: ClipFeatures, frames: np.ndarray) -> VisemeLibrary | None:
@@ -223,14 +209,24 @@ def clip_features(
             raise StudioError(p, "a still image has no speech to learn from; use a video")
         if not source.has_audio:
             raise StudioError(p, "has no audio track: nothing to learn the lips from")
-        kp = analyze_keypoints(source, media_hash=media_hash, root=Path(cache_root),
-                               tracker=trk, progress=progress, cancel=cancel)
+        audio = load_audio(p, mel.sample_rate)
+        speech = speech_or_none(audio)
+        # the studio's one analysis sequence: the clip's own speech is recognised beside
+        # the tracking (both cached); no speech, or nothing recognised: no alignment
+        kp, aligned, _ = track_and_align(
+            source, p, Path(cache_root), tracker, None, None,
+            [] if speech is None else [(speech.samples, None, "en")],
+            None if progress is None else (
+                lambda stage, done, total: stage == "tracking" and progress(int(done),
+                                                                            int(total))),
+            cancel, [], tolerate=(AlignError,))
     finally:
         source.close()
     cache = kp.cache
     idx, w = lip_points(cache.canonical, load_regions(cache.tracker))
-    audio = load_audio(p, mel.sample_rate)
-    alignment = own_alignment(audio, Path(cache_root), cancel)
+    alignment = aligned[0] if aligned else None
+    if alignment is not None and not alignment.phones:
+        alignment = None
     feats = ClipFeatures(p.name, media_hash, trk.name, cache.fps, mel_power(audio.samples, mel),
                          idx, w, cache.expression()[:, idx], np.asarray(cache.validity),
                          mel.frames_per_second, np.asarray(cache.canonical, np.float32),

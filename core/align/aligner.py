@@ -49,7 +49,8 @@ from core.errors import AlignError, Cancelled, TranscriptError
 from core.hashing import bytes_hash
 from core.paths import user_cache_dir
 
-Progress = Callable[[float], None]
+#: the aligner reports the fraction of the audio done (core.progress.stage adapts a Progress)
+Fraction = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 
 
@@ -91,7 +92,7 @@ def align(
     *,
     language: str = "en",
     cache_dir: Path | None = None,
-    progress: Progress | None = None,
+    progress: Fraction | None = None,
     cancel: CancelCheck | None = None,
 ) -> Alignment:
     """Align ``transcript`` (or recognised words when None/blank) to 16 kHz mono samples.
@@ -197,7 +198,7 @@ def _worker_count() -> int:
 class _Runner:
     """Runs decoding jobs, reports progress by audio length done and honours cancel."""
 
-    def __init__(self, parallel: bool, progress: Progress | None, cancel: CancelCheck | None):
+    def __init__(self, parallel: bool, progress: Fraction | None, cancel: CancelCheck | None):
         self.workers = _worker_count() if parallel else 1
         self.progress = progress
         self.cancel = cancel
@@ -279,7 +280,7 @@ def _compute(
     x: np.ndarray,
     transcript: str | None,
     language: str,
-    progress: Progress | None,
+    progress: Fraction | None,
     cancel: CancelCheck | None,
 ) -> Alignment:
     job = _Job(x, transcript, language, progress, cancel)
@@ -297,7 +298,7 @@ class _Job:
         x: np.ndarray,
         transcript: str | None,
         language: str,
-        progress: Progress | None,
+        progress: Fraction | None,
         cancel: CancelCheck | None,
     ):
         self.n = len(x)

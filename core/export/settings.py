@@ -7,22 +7,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-# x264's presets, fastest first (``x264 --help``).
-X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-)
-MIN_AUDIO_BITRATE, MAX_AUDIO_BITRATE = 32_000, 512_000
-MAX_SOURCE_GAIN = 4.0
+from core.vocabulary import AUDIO_BITRATE, CRF, PRESET_DEFAULT, SOURCE_AUDIO_GAIN, X264_PRESETS
 
 
 @dataclass(frozen=True)
@@ -35,30 +22,33 @@ class ExportSettings:
     scaled by ``source_audio_gain`` (0.3 keeps room tone and music audible under speech).
     """
 
-    crf: int = 18
-    preset: str = "medium"
-    audio_bitrate: int = 192_000
+    crf: int = CRF.default
+    preset: str = PRESET_DEFAULT
+    audio_bitrate: int = AUDIO_BITRATE.default
     mix_source_audio: bool = False
-    source_audio_gain: float = 0.3
+    source_audio_gain: float = 0.3  # `studio dub`'s; a project's default is the vocabulary's
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> ExportSettings:
+        """The export settings of a project's settings (its ``export`` group)."""
+        e = settings["export"]
+        return cls(crf=int(e["crf"]), preset=e["preset"],
+                   audio_bitrate=int(e["audio_bitrate"]),
+                   mix_source_audio=bool(e["mix_source_audio"]),
+                   source_audio_gain=float(e["source_audio_gain"]))
 
     def __post_init__(self) -> None:
         if isinstance(self.crf, bool) or not isinstance(self.crf, int):
             raise ValueError(f"crf must be a whole number from 0 to 51, got {self.crf!r}")
-        if not 0 <= self.crf <= 51:
-            raise ValueError(f"crf must be from 0 to 51, got {self.crf}")
+        CRF.check(self.crf)
         if self.preset not in X264_PRESETS:
             raise ValueError(
                 f"preset must be one of {', '.join(X264_PRESETS)}; got {self.preset!r}"
             )
         if isinstance(self.audio_bitrate, bool) or not isinstance(self.audio_bitrate, int):
             raise ValueError(f"audio_bitrate must be a whole number, got {self.audio_bitrate!r}")
-        if not MIN_AUDIO_BITRATE <= self.audio_bitrate <= MAX_AUDIO_BITRATE:
-            raise ValueError(
-                f"audio_bitrate must be from {MIN_AUDIO_BITRATE} to {MAX_AUDIO_BITRATE} bit/s, "
-                f"got {self.audio_bitrate}"
-            )
+        AUDIO_BITRATE.check(self.audio_bitrate)
         gain = self.source_audio_gain
         if isinstance(gain, bool) or not isinstance(gain, int | float) or not math.isfinite(gain):
             raise ValueError(f"source_audio_gain must be a number, got {gain!r}")
-        if not 0.0 <= gain <= MAX_SOURCE_GAIN:
-            raise ValueError(f"source_audio_gain must be from 0 to {MAX_SOURCE_GAIN}, got {gain}")
+        SOURCE_AUDIO_GAIN.check(gain)

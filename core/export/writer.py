@@ -65,7 +65,8 @@ _RESAMPLE_CHUNK = 1 << 16
 _BT709 = 1  # AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace BT.709
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
-Progress = Callable[[int, int], None]
+#: the encoder reports frames done of the total (core.progress.stage adapts a Progress)
+FramesDone = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
 
 
@@ -111,7 +112,7 @@ def export_mp4(
     sample_rate: int,
     settings: ExportSettings,
     source_audio: tuple[np.ndarray, int] | None = None,
-    progress: Progress | None = None,
+    progress: FramesDone | None = None,
     cancel: CancelCheck | None = None,
     yield_to: CancelCheck | None = None,
 ) -> Path:

@@ -28,9 +28,10 @@ from core.errors import Cancelled, NoFaceError
 from core.keypoints.cache import CacheInvalid, KeypointCache, remove_folder
 from core.keypoints.decompose import decompose
 from core.keypoints.regions import load_regions
-from core.tracking.base import FaceCandidate, Tracker, get_tracker
+from core.tracking.base import FaceCandidate, Tracker
 from core.tracking.gaps import fill_gaps
 from core.tracking.human import human_face_score, is_human
+from core.tracking.registry import get_tracker
 from core.tracking.selection import Box, FaceSelector
 
 MAX_FACES = 4

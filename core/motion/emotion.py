@@ -37,22 +37,14 @@ import numpy as np
 
 from core.keypoints.regions import RegionSet
 from core.paths import resources_dir
+from core.vocabulary import EMOTIONS, INTENSITY, REGION_PARTS, REGIONS  # noqa: F401 - re-exported
 
-EMOTIONS: tuple[str, ...] = (
-    "neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted", "contemptuous",
-)
-REGIONS: tuple[str, ...] = ("brows", "eyes", "mouth", "cheeks")
-INTENSITY_MAX = 1.5
+INTENSITY_MAX = INTENSITY.hi
 
-# the tracker's region sets that make up each emotion region
-_MEMBERS: dict[str, tuple[str, ...]] = {
-    "brows": ("left_brow", "right_brow"),
-    "eyes": ("left_eye", "right_eye"),
-    "mouth": ("mouth",),
-    "cheeks": ("cheeks",),
-}
+# the tracker's region sets that make up each emotion region (core/vocabulary.py)
+_MEMBERS: dict[str, tuple[str, ...]] = {r: parts for r, (parts, _) in REGION_PARTS.items()}
 # weight of a region's points that border skin outside every emotion region (the soft edge)
-_BORDER_WEIGHT: dict[str, float] = {"brows": 1.0, "eyes": 1.0, "mouth": 1.0, "cheeks": 0.5}
+_BORDER_WEIGHT: dict[str, float] = {r: w for r, (_, w) in REGION_PARTS.items()}
 # size clamp: a target's region size is kept within this factor of the presets' typical size,
 # so a face tracked mid-squint or mid-smile does not shrink or blow up the emotion
 _SIZE_CLAMP = (0.5, 2.0)

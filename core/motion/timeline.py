@@ -11,8 +11,7 @@ import math
 
 import numpy as np
 
-LONGER = ("pingpong", "hold")
-SHORTER = ("silent", "trim")
+from core.vocabulary import LONGER, SHORTER  # noqa: F401 - defined there, used here
 
 
 def output_frame_count(

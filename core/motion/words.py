@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.motion.library import VisemeLibrary
+from core.vocabulary import WORD_ALPHA, WORD_SHAPE
 
 DIRECTIONS: dict[str, str] = {"open": "aa", "wide": "I", "round": "U"}
-SCALE_RANGE = (0.0, 3.0)
+SCALE_RANGE = (WORD_SHAPE.lo, WORD_SHAPE.hi)  # core/vocabulary.py
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,11 @@ class WordStyle:
         for name in DIRECTIONS:
             v = getattr(self, name)
             if not SCALE_RANGE[0] <= v <= SCALE_RANGE[1]:
-                raise ValueError(f"{name} must be from 0 to 3, got {v}")
-        if self.alpha is not None and not 0.0 <= self.alpha <= 2.0:
-            raise ValueError(f"a word's alpha must be from 0 to 2, got {self.alpha}")
+                raise ValueError(f"{name} must be from {SCALE_RANGE[0]:g} to "
+                                 f"{SCALE_RANGE[1]:g}, got {v}")
+        if self.alpha is not None and not WORD_ALPHA.lo <= self.alpha <= WORD_ALPHA.hi:
+            raise ValueError(f"a word's alpha must be from {WORD_ALPHA.lo:g} to "
+                             f"{WORD_ALPHA.hi:g}, got {self.alpha}")
 
     @property
     def shapes(self) -> bool:

@@ -64,11 +64,13 @@ def parse_json(text: str, path: Path | None, error: type[StudioError]) -> Any:
 
 
 def resolve_driver(driver: str, folder: Path) -> str:
-    """The driver setting with a trained adapter's path made absolute: a project keeps it
+    """The driver setting with a model file's path made absolute: a project keeps it
     relative to its folder, so the folder can move."""
-    kind, _, model = driver.partition(":")
-    if kind in ("audio2exp", "learned") and model and not Path(model).is_absolute():
-        return f"{kind}:{folder / model}"
+    from core.motion.drivers import model_file
+
+    model = model_file(driver)
+    if model and not Path(model).is_absolute():
+        return driver[: len(driver) - len(model)] + str(folder / model)
     return driver
 
 
@@ -493,25 +495,29 @@ class Project:
 
 def driver_model(driver: str, folder: Path) -> Path | None:
     """The model file a driver setting names (absolute), or None for a built-in driver."""
-    if driver.startswith(("audio2exp:", "learned:")):
-        return Path(resolve_driver(driver, folder).split(":", 1)[1])
-    return None
+    from core.motion.drivers import model_file
+
+    model = model_file(resolve_driver(driver, folder))
+    return None if model is None else Path(model)
 
 
 def check_driver_model(driver: str, folder: Path, tracker: str) -> None:
     """Refuse a driver whose model file is missing, unreadable or made for other keypoints,
-    with a ProjectError naming the file (run before any long work)."""
+    with a ProjectError naming the file (run before any long work). The file's own
+    metadata says which driver it is for (the registry, :mod:`core.motion.drivers`)."""
     model = driver_model(driver, folder)
     if model is None:
         return
     from core.keypoints.regions import load_regions
+    from core.motion.drivers import driver_kind
 
     try:
-        if driver.startswith("learned:"):
+        kind = driver_kind(resolve_driver(driver, folder), fallback=True)
+        if kind == "learned":
             from core.motion.lipsync import LipModel
 
             LipModel.load(model, load_regions(tracker))
-        else:
+        elif kind == "audio2exp":
             from core.motion.audio2exp import check_backend, read_metadata
 
             check_backend(model, read_metadata(model), load_regions(tracker))

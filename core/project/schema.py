@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core import vocabulary as v
+from core.motion.drivers import DEFAULT as DRIVER_DEFAULT
+from core.motion.drivers import MODEL_PREFIXES, driver_names, model_file
 from core.project.media import (
     ROLE_KINDS,
     InvalidValue,
@@ -24,7 +27,11 @@ from core.project.media import (
     shown,
     shown_key,
 )
+from core.render.registry import DEFAULT as RENDERER_DEFAULT
 from core.render.registry import renderer_names
+from core.tracking.registry import DEFAULT as TRACKER_DEFAULT
+from core.tracking.registry import tracker_names
+from core.vocabulary import EMOTIONS, REGIONS
 
 SCHEMA_VERSION = 1
 
@@ -96,6 +103,11 @@ class Number(Field):
         super().__init__(default, nullable)
         self.lo, self.hi = lo, hi
 
+    @classmethod
+    def of(cls, control: v.Control, nullable: bool = False) -> Number:
+        """The rule of a control defined in :mod:`core.vocabulary`."""
+        return cls(control.lo, control.hi, control.default, nullable)
+
     def _limits(self) -> str:
         if self.hi is None:
             return f">= {self.lo:g}"
@@ -162,29 +174,43 @@ def _utf8(text: str) -> bool:
     return True
 
 
-#: The lip drivers a project may name: ``visemes``, or a fine-tuned adapter as
-#: ``audio2exp:<model file>`` (relative to the project folder, or absolute).
+#: The lip drivers a project may name, as its old files spell them: a built-in driver, or
+#: a model file as ``learned:<file>`` / ``audio2exp:<file>`` (relative to the project folder,
+#: or absolute). The driver registry (:mod:`core.motion.drivers`) has the live list, and
+#: reads a model file's kind from the file.
 DRIVERS = ("learned", "visemes")
-DRIVER_PREFIXES = ("learned:", "audio2exp:")
+DRIVER_PREFIXES = MODEL_PREFIXES
 
 
 class Driver(Text):
-    """A lip driver's name; whether an adapter's model file serves is checked where it is
+    """A lip driver's name or model file; whether the file serves is checked where it is
     set (:func:`core.project.project.check_driver_model`) and before a take is made."""
 
     def _check(self, value: Any, where: str) -> str:
         value = super()._check(value, where)
-        if value in DRIVERS:
-            return value
-        for prefix in DRIVER_PREFIXES:
-            if value.startswith(prefix):
-                model = value[len(prefix):]
-                if not model.strip():
-                    raise InvalidValue(f"{where}: {prefix}<model file> needs the model file")
-                check_path_text(model, where)
+        model = model_file(value)
+        if model is None:
+            if value in driver_names():
                 return value
-        known = [*DRIVERS, *(p + "<model file>" for p in DRIVER_PREFIXES)]
+        else:
+            if not model.strip():
+                raise InvalidValue(f"{where}: {value[: len(value) - len(model)]}<model file> "
+                                   "needs the model file")
+            check_path_text(model, where)
+            return value
+        known = [*driver_names(), *(p + "<model file>" for p in DRIVER_PREFIXES)]
         raise InvalidValue(f"{where}: unknown driver {shown(value)} (use {', '.join(known)})")
+
+
+class RendererName(Choice):
+    """A renderer's name, checked against the renderer registry as it is now."""
+
+    def __init__(self, default: str) -> None:
+        super().__init__(renderer_names(), default)
+
+    def _check(self, value: Any, where: str) -> str:
+        self.options = renderer_names()
+        return super()._check(value, where)
 
 
 class Box(Field):
@@ -201,47 +227,43 @@ class Box(Field):
         return [x, y, w, h]
 
 
-X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                "slower", "veryslow", "placebo")
-TRACKERS = ("mediapipe", "face_alignment")
+X264_PRESETS = v.X264_PRESETS
+TRACKERS = tracker_names()
 RENDERERS = renderer_names()
-REGIONS = ("brows", "eyes", "mouth", "cheeks")
-EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted",
-            "contemptuous")
 
 #: Every setting, nested like the file. ``driver`` is any driver name, e.g. ``"visemes"`` or
 #: ``"audio2exp:<model file>"``; the driver registry decides whether it exists.
 SETTINGS: dict[str, Any] = {
-    "alpha": Number(0, 2, 1.0),
-    "beta": Number(0, 2, 0.0),
-    "smoothing": Number(0, None, 0.5),
-    "av_offset_frames": Int(-10, 10, 0),
-    "word_ramp_ms": Number(0, 1000, 40.0),
-    "driver": Driver("learned"),
-    "renderer": Choice(RENDERERS, "warp"),
+    "alpha": Number.of(v.ALPHA),
+    "beta": Number.of(v.BETA),
+    "smoothing": Number.of(v.SMOOTHING),
+    "av_offset_frames": Int.of(v.AV_OFFSET),
+    "word_ramp_ms": Number.of(v.WORD_RAMP_MS),
+    "driver": Driver(DRIVER_DEFAULT),
+    "renderer": RendererName(RENDERER_DEFAULT),
     # the folder of the neural renderer's weights (official layout); null: the default one
     "weights": Text(None, nullable=True),
-    "tracker": Choice(TRACKERS, "mediapipe"),
+    "tracker": Choice(TRACKERS, TRACKER_DEFAULT),
     "face_index": Int(0, None, None, nullable=True),
     "face_box": Box(None, nullable=True),
-    "longer": Choice(("pingpong", "hold"), "pingpong"),
-    "shorter": Choice(("silent", "trim"), "silent"),
+    "longer": Choice(v.LONGER, v.LONGER[0]),
+    "shorter": Choice(v.SHORTER, v.SHORTER[0]),
     "idle_motion": Bool(True),
     "export": {
-        "crf": Int(0, 51, 18),
-        "preset": Choice(X264_PRESETS, "medium"),
-        "audio_bitrate": Int(8000, 640000, 192000),
+        "crf": Int.of(v.CRF),
+        "preset": Choice(X264_PRESETS, v.PRESET_DEFAULT),
+        "audio_bitrate": Int.of(v.AUDIO_BITRATE),
         "mix_source_audio": Bool(False),
-        "source_audio_gain": Number(0, 2, 0.5),
+        "source_audio_gain": Number.of(v.SOURCE_AUDIO_GAIN),
     },
 }
 
 #: Per-word edits; ``start``/``end`` are a timing fix, present together or not at all.
 WORD_STYLE: dict[str, Field] = {
-    "open": Number(0, 3, 1.0),
-    "wide": Number(0, 3, 1.0),
-    "round": Number(0, 3, 1.0),
-    "alpha": Number(0, 2, None, nullable=True),
+    "open": Number.of(v.WORD_SHAPE),
+    "wide": Number.of(v.WORD_SHAPE),
+    "round": Number.of(v.WORD_SHAPE),
+    "alpha": Number.of(v.WORD_ALPHA, nullable=True),
     "silent": Bool(False),
 }
 WORD_TIMING: dict[str, Field] = {"start": Number(0, None, None), "end": Number(0, None, None)}
@@ -251,9 +273,9 @@ CLIP_FIELDS: dict[str, Field] = {
     "region": Choice(REGIONS, None),
     "start": Number(0, None, None),
     "end": Number(0, None, None),
-    "fade_in": Number(0, None, 0.0),
-    "fade_out": Number(0, None, 0.0),
-    "intensity": Number(0, 1.5, 1.0),
+    "fade_in": Number.of(v.FADE),
+    "fade_out": Number.of(v.FADE),
+    "intensity": Number.of(v.INTENSITY),
 }
 EMOTION = Choice(EMOTIONS, None)
 FRAME = Int(0, None, None)

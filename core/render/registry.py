@@ -56,6 +56,12 @@ FACTORIES: dict[str, Callable[..., Renderer]] = {"warp": _warp, "liveportrait": 
 DEFAULT = "warp"
 
 
+def register_renderer(name: str, factory: Callable[..., Renderer]) -> None:
+    """Add a renderer: a project's ``renderer`` setting (and ``--renderer``) may then name
+    it, and ``factory(regions, weights=..., device=...)`` makes it."""
+    FACTORIES[name] = factory
+
+
 def renderer_names() -> tuple[str, ...]:
     return tuple(FACTORIES)
 

@@ -54,16 +54,3 @@ class Tracker(Protocol):
     n_points: int
 
     def open_session(self, *, static: bool, max_faces: int) -> TrackerSession: ...
-
-
-def get_tracker(name: str = "mediapipe") -> Tracker:
-    """The tracker called ``name``: ``mediapipe`` (default) or ``face_alignment``."""
-    if name == "mediapipe":
-        from core.tracking.mediapipe_tracker import MediaPipeTracker
-
-        return MediaPipeTracker()
-    if name in ("face_alignment", "face-alignment"):
-        from core.tracking.face_alignment_tracker import FaceAlignmentTracker
-
-        return FaceAlignmentTracker()
-    raise ValueError(f"unknown tracker {name!r}: choose mediapipe or face_alignment")
