@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.motion.compose import silent_lips, smoothed_lips
+from core.motion.mouth import LipLimits, jaw_follow, limit_factor, limit_lips
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes, word_window
 
 MAX_RANK = 48  # above this the motion is filtered point by point, as the definition does
@@ -65,7 +66,8 @@ def motion_basis(delta: np.ndarray, directions: Sequence[np.ndarray],
 class Composer:
     def __init__(self, expression: np.ndarray, lip_weight: np.ndarray, rest: np.ndarray | None,
                  delta: np.ndarray, hold: np.ndarray, loudness: np.ndarray | None,
-                 directions: dict[str, np.ndarray], movable: np.ndarray | None = None) -> None:
+                 directions: dict[str, np.ndarray], movable: np.ndarray | None = None,
+                 limits: LipLimits | None = None) -> None:
         lips = np.asarray(lip_weight) > 0
         other = np.zeros_like(lips) if movable is None else np.asarray(movable, bool) & ~lips
         # lip points first: α and word edits only ever rewrite those columns
@@ -85,6 +87,14 @@ class Composer:
         else:  # coefficients (T, r, 1) over the basis, directions (r, 1)
             self.delta = (flat @ self.basis.T)[:, :, None]
             self.directions = {k: (self.basis @ v.ravel())[:, None] for k, v in dirs.items()}
+        self.limits = None if limits is None else limits.on(al)
+        if self.limits is not None and self.basis is not None:
+            # the limits' measures are linear: on the coefficients they are (r,) vectors
+            lim = self.limits
+            self._measures = np.stack([self.basis @ v.ravel() for v in (
+                lim.gap, lim.width, lim.closing)], axis=1).astype(np.float32)
+        #: per frame, the share of the asked lip motion the face could not give (0: none)
+        self.saturation = np.zeros(self.count, np.float32)
         self.hold = np.asarray(hold, np.float32)
         self.loudness = loudness
         self._lips_key: tuple | None = None
@@ -153,13 +163,26 @@ class Composer:
                 span = slice(b, min(b + BLOCK, self.count))
                 coeffs = self.shaped[span, :, 0] * self.alpha[span, None]
                 out = self.edited_lips[span]
+                drop = None
+                if self.limits is not None:
+                    gap, width, _ = (coeffs @ self._measures).T
+                    factor = limit_factor(gap, width, self.limits)
+                    self.saturation[span] = 1.0 - factor
+                    if (factor < 1).any():
+                        coeffs = coeffs * factor[:, None]
+                    drop = jaw_follow(coeffs @ self._measures[:, 2], self.limits)
                 np.matmul(coeffs, self.basis, out=out.reshape(len(coeffs), -1))
+                if drop is not None and (drop > 0).any():
+                    rows = np.flatnonzero(drop > 0)
+                    out[rows] += drop[rows, None, None] * self.limits.jaw[None]
                 out += self.base_lips[span]
                 if self.emotion_lips is not None:
                     out += self.emotion_lips[span]
             return
         out = self.edited_lips[span]
         np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
+        if self.limits is not None:
+            out[...], self.saturation[span] = limit_lips(out, self.limits)
         out += self.base_lips[span]
         if self.emotion_lips is not None:
             out += self.emotion_lips[span]

@@ -8,6 +8,8 @@ hard index set, which would tear the mesh between moving and still points.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from core.keypoints.regions import RegionSet
@@ -118,3 +120,108 @@ def closed_rest(canonical: np.ndarray, regions: RegionSet, tolerance: float = 0.
     above = (1 - below) * u * u * (3 - 2 * u) * lower_face_weight(k, regions)
     out[:, 1] = (-0.6 * lower_move * below + 0.4 * g * above).astype(np.float32)
     return out
+
+
+# --- how far the lips and the jaw can go ---------------------------------------------------
+
+#: the widest inner-lip gap a face gives, in mouth widths (a shout; speech stays under 0.5)
+MAX_GAP = 0.7
+#: the largest change of the corner-to-corner width, in mouth widths (a broad smile, an "oo")
+MAX_WIDTH = 0.35
+#: share of the limit that passes untouched; above it the motion bends smoothly to the limit
+KNEE = 0.6
+#: share of the rest distance from the lower lip to the chin that the lip may close in on the
+#: chin before the jaw has to follow (the flesh between them squeezes only so far)
+SLACK = 0.2
+
+
+@dataclass(frozen=True)
+class LipLimits:
+    """What the face can give, as linear measures of a lip deformation ΔE (N, 3).
+
+    ``gap``, ``width`` and ``closing`` are (N, 3) vectors: ⟨ΔE, gap⟩ is the change of the
+    inner-lip gap, ⟨ΔE, width⟩ of the corner-to-corner width, ⟨ΔE, closing⟩ how much nearer
+    the lower lip comes to the chin. ``jaw`` (N, 3) is how the jaw drops: nothing at the
+    inner lower lip, fully at the chin and below, so adding it to ΔE moves the chin without
+    changing the opening. Limits are in canonical units.
+    """
+
+    gap: np.ndarray
+    width: np.ndarray
+    closing: np.ndarray
+    jaw: np.ndarray
+    max_gap: float
+    max_width: float
+    slack: float
+    knee: float = KNEE
+
+    def on(self, points: np.ndarray) -> LipLimits:
+        """The same limits over a subset of the keypoints (all the measured ones in it)."""
+        p = np.asarray(points)
+        return replace(self, gap=self.gap[p], width=self.width[p], closing=self.closing[p],
+                       jaw=self.jaw[p])
+
+
+def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
+    """The :class:`LipLimits` of a face, from its neutral K_c (N, 3)."""
+    k = np.asarray(canonical, np.float64)
+    lm = regions.landmarks
+    n = len(k)
+    width = mouth_width(k, regions)
+    up, low, chin = lm["upper_lip_inner"], lm["lower_lip_inner"], lm["chin"]
+    left, right = lm["mouth_left"], lm["mouth_right"]
+    gap, wide, closing = (np.zeros((n, 3), np.float32) for _ in range(3))
+    gap[low, 1], gap[up, 1] = 1.0, -1.0
+    sign = 1.0 if k[left, 0] >= k[right, 0] else -1.0
+    wide[left, 0], wide[right, 0] = sign, -sign
+    closing[low, 1], closing[chin, 1] = 1.0, -1.0
+    depth = max(k[chin, 1] - k[low, 1], 1e-6)
+    u = np.clip((k[:, 1] - k[low, 1]) / depth, 0.0, 1.0)
+    jaw = np.zeros((n, 3), np.float32)
+    jaw[:, 1] = u * u * (3 - 2 * u) * lower_face_weight(k, regions)
+    jaw[low] = 0.0
+    return LipLimits(gap, wide, closing, jaw, MAX_GAP * width, MAX_WIDTH * width,
+                     SLACK * depth)
+
+
+def soft_limit(ratio: np.ndarray, knee: float = KNEE) -> np.ndarray:
+    """Per-frame factor in (0, 1] that bends ``ratio`` (asked / limit, ≥ 0) smoothly to at
+    most 1: 1 up to ``knee``, then knee + (1 − knee)·tanh(…), which meets the identity with
+    the same slope and never reaches the limit. Monotone: asking more still gives more."""
+    r = np.asarray(ratio, np.float64)
+    out = np.ones(r.shape, np.float32)
+    over = r > knee
+    if over.any():
+        span = 1.0 - knee
+        given = knee + span * np.tanh((r[over] - knee) / span)
+        out[over] = (given / r[over]).astype(np.float32)
+    return out
+
+
+def limit_factor(gap: np.ndarray, width: np.ndarray, limits: LipLimits) -> np.ndarray:
+    """(T,) factor scaling each frame's lip motion so its opening and width stay inside
+    what the face gives (1 on every frame that asks for less than the knee)."""
+    ratio = np.maximum(np.maximum(np.asarray(gap, np.float64), 0.0) / limits.max_gap,
+                       np.abs(np.asarray(width, np.float64)) / limits.max_width)
+    return soft_limit(ratio, limits.knee)
+
+
+def jaw_follow(closing: np.ndarray, limits: LipLimits) -> np.ndarray:
+    """(T,) how far the jaw must drop (along ``limits.jaw``) so the lower lip never comes
+    nearer the chin than the slack allows: 0 in ordinary speech."""
+    return np.maximum(np.asarray(closing, np.float32) - np.float32(limits.slack), 0.0)
+
+
+def limit_lips(lips: np.ndarray, limits: LipLimits) -> tuple[np.ndarray, np.ndarray]:
+    """The lip term α·ΔE (T, N, 3) held inside the face, and the per-frame saturation
+    (T,): 0 where the motion passed untouched, up to 1 for the share withheld."""
+    m = np.asarray(lips, np.float32)
+    gap = np.einsum("tnk,nk->t", m, limits.gap)
+    width = np.einsum("tnk,nk->t", m, limits.width)
+    factor = limit_factor(gap, width, limits)
+    out = m * factor[:, None, None] if (factor < 1).any() else np.array(m, copy=True)
+    drop = jaw_follow(np.einsum("tnk,nk->t", out, limits.closing), limits)
+    rows = np.flatnonzero(drop > 0)
+    if len(rows):
+        out[rows] += drop[rows, None, None] * limits.jaw[None]
+    return out, 1.0 - factor
