@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from core.motion.mouth import LipLimits, limit_lips
+from core.motion.mouth import LipLimits, hold_lips
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes
 
 
@@ -121,7 +121,7 @@ def compose(
     out = silent_lips(expression, lip_weight, rest)
     term = a[:, None, None] * lips
     if limits is not None:
-        term, _ = limit_lips(term, limits)
+        hold_lips(term, limits)
     out += term
     if emotion is not None:
         out += np.asarray(emotion, np.float32)

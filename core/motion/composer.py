@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.motion.compose import silent_lips, smoothed_lips
-from core.motion.mouth import LipLimits, jaw_follow, limit_factor, limit_lips
+from core.motion.mouth import LipLimits, hold_lips, jaw_follow, limit_factor
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes, word_window
 
 MAX_RANK = 48  # above this the motion is filtered point by point, as the definition does
@@ -182,7 +182,7 @@ class Composer:
         out = self.edited_lips[span]
         np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
         if self.limits is not None:
-            out[...], self.saturation[span] = limit_lips(out, self.limits)
+            self.saturation[span] = hold_lips(out, self.limits)
         out += self.base_lips[span]
         if self.emotion_lips is not None:
             out += self.emotion_lips[span]

@@ -212,16 +212,29 @@ def jaw_follow(closing: np.ndarray, limits: LipLimits) -> np.ndarray:
     return np.maximum(np.asarray(closing, np.float32) - np.float32(limits.slack), 0.0)
 
 
-def limit_lips(lips: np.ndarray, limits: LipLimits) -> tuple[np.ndarray, np.ndarray]:
-    """The lip term α·ΔE (T, N, 3) held inside the face, and the per-frame saturation
-    (T,): 0 where the motion passed untouched, up to 1 for the share withheld."""
-    m = np.asarray(lips, np.float32)
-    gap = np.einsum("tnk,nk->t", m, limits.gap)
-    width = np.einsum("tnk,nk->t", m, limits.width)
-    factor = limit_factor(gap, width, limits)
-    out = m * factor[:, None, None] if (factor < 1).any() else np.array(m, copy=True)
-    drop = jaw_follow(np.einsum("tnk,nk->t", out, limits.closing), limits)
+def measure(lips: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """(T,) ⟨ΔE_t, vector⟩ for lip motion (T, N, 3): a limit's measure touches two points,
+    so only those are read."""
+    i, k = np.nonzero(vector)
+    return (np.asarray(lips)[:, i, k] * vector[i, k]).sum(axis=1)
+
+
+def hold_lips(lips: np.ndarray, limits: LipLimits) -> np.ndarray:
+    """Hold the lip term α·ΔE (T, N, 3) inside the face, in place; returns the per-frame
+    saturation (T,): 0 where the motion passed untouched, up to 1 for the share withheld.
+    Frames under the knee that keep the lower lip clear of the chin are not written."""
+    factor = limit_factor(measure(lips, limits.gap), measure(lips, limits.width), limits)
+    over = np.flatnonzero(factor < 1)
+    if len(over):
+        lips[over] *= factor[over, None, None]
+    drop = jaw_follow(measure(lips, limits.closing), limits)
     rows = np.flatnonzero(drop > 0)
     if len(rows):
-        out[rows] += drop[rows, None, None] * limits.jaw[None]
-    return out, 1.0 - factor
+        lips[rows] += drop[rows, None, None] * limits.jaw[None]
+    return 1.0 - factor
+
+
+def limit_lips(lips: np.ndarray, limits: LipLimits) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hold_lips` on a copy: (the held lip term, the per-frame saturation)."""
+    out = np.array(lips, np.float32, copy=True)
+    return out, hold_lips(out, limits)
