@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.train_dialog_box: TrainDialog | None = None
         self.train_env: dict[str, str] = {}  # extra environment for the trainer process
         self._train_project: Project | None = None
+        self._offered: tuple[Project, str] | None = None  # a trained model awaiting keep/discard
         self._driver_job: Job | None = None
         self._driver_again = False
         self._image_job: Job | None = None
@@ -999,6 +1000,7 @@ class MainWindow(QMainWindow):
         if self.train_panel is None:
             self.train_panel = TrainPanel(self)
             self.train_panel.cancel_clicked.connect(self.cancel_training)
+            self.train_panel.decided.connect(self._train_decided)
         self.train_panel.show()
         self.train_panel.raise_()
         return self.train_panel
@@ -1029,6 +1031,21 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Training the lip adapter…", 4000)
         return True
 
+    def _train_decided(self, choice: str, model: str) -> None:
+        """Keep: the adapter becomes a driver choice and drives the lips (undoable).
+        Discard: its file goes; the driver stays as it was."""
+        offered, self._offered = self._offered, None
+        if offered is None or offered[0] is not self.project:
+            return
+        project = offered[0]
+        if choice == "keep":
+            value = driver_value(project.folder, model)
+            self.controls.add_driver(driver_label(model), value)
+            self._push(SetSetting("driver", value), check=True)
+        else:
+            Path(model).unlink(missing_ok=True)
+            self.statusBar().showMessage(f"Discarded {Path(model).name}", 6000)
+
     def cancel_training(self) -> None:
         if self.train is not None:
             self.train.cancel()
@@ -1042,11 +1059,11 @@ class MainWindow(QMainWindow):
             self.train_panel.on_ended(outcome, model, message)
         self._update_actions()
         if outcome == "succeeded":
-            if project is self.project and project is not None:
-                value = driver_value(project.folder, model)
-                self.controls.add_driver(driver_label(model), value)
-                self._push(SetSetting("driver", value), check=True)
-            self.statusBar().showMessage(f"Trained {model}", 8000)
+            if project is self.project and project is not None and self.train_panel is not None:
+                # never switch silently: the panel shows the held-out gain, keep or discard
+                self._offered = (project, model)
+                self.train_panel.offer(model, run.gain)
+            self.statusBar().showMessage(f"Trained {model}: keep or discard it", 8000)
         elif outcome == "cancelled":
             self.statusBar().showMessage("Training cancelled; the last checkpoint is kept "
                                          "(resume continues from it)", 8000)
