@@ -401,7 +401,7 @@ class DubTake:
         if np.abs(self.rest).max() > 0:
             # the portrait shows its own teeth and mouth inside: stretching them reads
             # far better than a painted cavity, until the edit opens it 3× wider
-            return MouthFill(start=0.35, full=0.15)
+            return MouthFill(start=0.6, full=0.3)
         return MouthFill()
 
     def mouth_fills(self) -> list[MouthFill]:
