@@ -73,9 +73,18 @@ def test_the_composer_holds_the_lips_inside_the_face_as_the_definition_does(rank
     jaw[6] = 0
     term = 2.0 * delta
     scale = float(np.percentile(np.einsum("tnk,nk->t", term, gap), 80))
+    thick = np.zeros((N, 3), np.float32)
+    thick[10, 1], thick[6, 1] = 1.0, -1.0
+    body = np.zeros((N, 3), np.float32)
+    body[10:40, 1] = rng.uniform(0, 1, 30)
+    body[10, 1] = 1.0
+    anchors = np.arange(5, 15)
+    reach = np.linalg.norm(term[:, anchors], axis=-1).max(axis=1)
     limits = LipLimits(gap, width, closing, jaw, max_gap=abs(scale),
                        max_width=float(np.abs(np.einsum("tnk,nk->t", term, width)).max()),
-                       slack=0.0)
+                       slack=0.0, anchors=anchors, max_move=float(np.percentile(reach, 90)),
+                       thick=thick, lip_body=body,
+                       max_thick=float(np.percentile(np.einsum("tnk,nk->t", term, thick), 70)))
     composer = Composer(expression, w, None, delta, hold, loud, dirs, limits=limits)
     lips = np.flatnonzero(w > 0)
     for opts in ({"alpha": 1.0, "beta": 1.0}, {"alpha": 2.0, "smoothing": 0.0}):

@@ -115,7 +115,7 @@ def compose(
     t_count = len(expression)
     lips = smoothed_lips(delta, loudness, beta, smoothing, hold)
     if words and directions is not None:
-        lips = apply_word_shapes(lips, words, directions, ramp)
+        lips = apply_word_shapes(lips, words, directions, ramp, hold)
     a = alpha_curve(float(alpha), words, t_count, ramp) if np.ndim(alpha) == 0 else (
         np.asarray(alpha, np.float32))
     out = silent_lips(expression, lip_weight, rest)

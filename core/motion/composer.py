@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.motion.compose import silent_lips, smoothed_lips
-from core.motion.mouth import LipLimits, hold_lips, jaw_follow, limit_factor
+from core.motion.mouth import LipLimits, hold_lips, jaw_follow, limit_factor, swelling
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes, word_window
 
 MAX_RANK = 48  # above this the motion is filtered point by point, as the definition does
@@ -91,8 +91,13 @@ class Composer:
         if self.limits is not None and self.basis is not None:
             # the limits' measures are linear: on the coefficients they are (r,) vectors
             lim = self.limits
+            thick = lim.thick if lim.thick is not None else np.zeros_like(lim.gap)
             self._measures = np.stack([self.basis @ v.ravel() for v in (
-                lim.gap, lim.width, lim.closing)], axis=1).astype(np.float32)
+                lim.gap, lim.width, lim.closing, thick)], axis=1).astype(np.float32)
+            # the anchors' displacements, (r, K·3) on the coefficients
+            self._anchor_rows = None if lim.anchors is None else np.ascontiguousarray(
+                self.basis.reshape(len(self.basis), -1, 3)[:, lim.anchors].reshape(
+                    len(self.basis), -1))
         #: per frame, the share of the asked lip motion the face could not give (0: none)
         self.saturation = np.zeros(self.count, np.float32)
         self.hold = np.asarray(hold, np.float32)
@@ -131,7 +136,8 @@ class Composer:
             full = True
         new_alpha = alpha_curve(alpha, words, self.count, ramp)
         if full:
-            self.shaped = apply_word_shapes(self.lips, words, self.directions, ramp)
+            self.shaped = apply_word_shapes(self.lips, words, self.directions, ramp,
+                                            self.hold)
             spans = [slice(0, self.count)]
         else:
             spans = self._changed_spans(self._words, words, ramp)
@@ -141,7 +147,7 @@ class Composer:
                 local = [StyledWord(w.start - span.start, w.end - span.start, w.style)
                          for w in words]
                 self.shaped[span] = apply_word_shapes(self.lips[span], local, self.directions,
-                                                      ramp)
+                                                      ramp, self.hold[span])
             diff = np.flatnonzero(new_alpha != self.alpha)
             if len(diff):
                 spans.append(slice(int(diff[0]), int(diff[-1]) + 1))
@@ -163,15 +169,28 @@ class Composer:
                 span = slice(b, min(b + BLOCK, self.count))
                 coeffs = self.shaped[span, :, 0] * self.alpha[span, None]
                 out = self.edited_lips[span]
-                drop = None
+                drop = lift = None
                 if self.limits is not None:
-                    gap, width, _ = (coeffs @ self._measures).T
-                    factor = limit_factor(gap, width, self.limits)
+                    gap, width, _, _ = (coeffs @ self._measures).T
+                    move = None if self._anchor_rows is None else np.linalg.norm(
+                        (coeffs @ self._anchor_rows).reshape(len(coeffs), -1, 3),
+                        axis=-1).max(axis=1)
+                    factor = limit_factor(gap, width, self.limits, move)
                     self.saturation[span] = 1.0 - factor
                     if (factor < 1).any():
                         coeffs = coeffs * factor[:, None]
-                    drop = jaw_follow(coeffs @ self._measures[:, 2], self.limits)
+                    after = coeffs @ self._measures
+                    lift = swelling(after[:, 3], self.limits)
+                    closing = after[:, 2]
+                    if lift is not None and (lift > 0).any():
+                        # the lift moves the chin up with the lip: the closing grows by it
+                        closing = closing - lift * float(
+                            (self.limits.closing * self.limits.lip_body).sum())
+                    drop = jaw_follow(closing, self.limits)
                 np.matmul(coeffs, self.basis, out=out.reshape(len(coeffs), -1))
+                if lift is not None and (lift > 0).any():
+                    rows = np.flatnonzero(lift > 0)
+                    out[rows] -= lift[rows, None, None] * self.limits.lip_body[None]
                 if drop is not None and (drop > 0).any():
                     rows = np.flatnonzero(drop > 0)
                     out[rows] += drop[rows, None, None] * self.limits.jaw[None]

@@ -63,12 +63,26 @@ def close_lips(target: np.ndarray, canonical: np.ndarray, regions: RegionSet) ->
     excess = float(inner_gap(canonical + t, regions) - inner_gap(canonical, regions))
     if excess > 0:
         t[:, 1] -= excess * below_mouth_weight(canonical, regions)
-    # a residual from the band weights: pull both inner lips to meet exactly
-    lm = regions.landmarks
-    rest = float(inner_gap(canonical + t, regions) - inner_gap(canonical, regions))
-    if rest > 0:
-        t[lm["lower_lip_inner"], 1] -= rest
+    # a residual from the band weights: the lips meet along the whole mouth, not only at its
+    # middle (closing one point alone left a W-shaped notch that α then widened)
+    facing = facing_lips(canonical, regions)
+    up, low = facing[:, 0], facing[:, 1]
+    k = np.asarray(canonical, np.float32)
+    rest = (k + t)[low, 1] - (k + t)[up, 1] - (k[low, 1] - k[up, 1])
+    t[low, 1] -= np.maximum(rest, 0.0)
     return t
+
+
+def facing_lips(canonical: np.ndarray, regions: RegionSet) -> np.ndarray:
+    """(M, 2) inner-lip points facing each other across the mouth, (upper, lower): the
+    ring's two sides between its corners, paired from one corner to the other."""
+    inner = np.asarray(regions["lips_inner"])
+    n = len(inner)
+    first, second = inner[1 : n // 2], inner[n // 2 + 1 :][::-1]
+    y = np.asarray(canonical)[:, 1]
+    if y[first].mean() > y[second].mean():  # image y grows towards the chin
+        first, second = second, first
+    return np.stack([first, second], axis=1).astype(np.int64)
 
 
 def _lip_gap_profile(shape: np.ndarray, regions: RegionSet) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +142,10 @@ def closed_rest(canonical: np.ndarray, regions: RegionSet, tolerance: float = 0.
 MAX_GAP = 0.7
 #: the largest change of the corner-to-corner width, in mouth widths (a broad smile, an "oo")
 MAX_WIDTH = 0.35
+#: the farthest any lip landmark or point of the jaw line travels, in mouth widths
+MAX_MOVE = 0.8
+#: how much thicker the lower lip may grow, as a share of its rest thickness
+MAX_THICK = 0.5
 #: share of the limit that passes untouched; above it the motion bends smoothly to the limit
 KNEE = 0.6
 #: share of the rest distance from the lower lip to the chin that the lip may close in on the
@@ -154,12 +172,28 @@ class LipLimits:
     max_width: float
     slack: float
     knee: float = KNEE
+    #: points whose travel is bounded by ``max_move`` (the lips' landmarks and the jaw
+    #: line): loudness can swell the lips and jaw without opening the mouth at all
+    anchors: np.ndarray | None = None
+    max_move: float = np.inf
+    #: ⟨ΔE, thick⟩: how much thicker the lower lip grows (outer minus inner lip line), and
+    #: ``lip_body`` (N, 3), how the lower lip and all below it move as one: a thickening
+    #: beyond ``max_thick`` lifts them back (the lip rides on the jaw, it does not swell)
+    thick: np.ndarray | None = None
+    lip_body: np.ndarray | None = None
+    max_thick: float = np.inf
 
     def on(self, points: np.ndarray) -> LipLimits:
         """The same limits over a subset of the keypoints (all the measured ones in it)."""
         p = np.asarray(points)
+        anchors = self.anchors
+        if anchors is not None:
+            where = {int(k): i for i, k in enumerate(p)}
+            anchors = np.array([where[int(a)] for a in anchors if int(a) in where], np.int64)
         return replace(self, gap=self.gap[p], width=self.width[p], closing=self.closing[p],
-                       jaw=self.jaw[p])
+                       jaw=self.jaw[p], anchors=anchors,
+                       thick=None if self.thick is None else self.thick[p],
+                       lip_body=None if self.lip_body is None else self.lip_body[p])
 
 
 def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
@@ -180,8 +214,24 @@ def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
     jaw = np.zeros((n, 3), np.float32)
     jaw[:, 1] = u * u * (3 - 2 * u) * lower_face_weight(k, regions)
     jaw[low] = 0.0
+    weight = lower_face_weight(k, regions)
+    oval = np.asarray(regions["face_oval"])
+    anchors = np.unique(np.concatenate([
+        [up, low, chin, left, right], np.asarray(regions["lips_outer"]),
+        oval[weight[oval] > 0.5]])).astype(np.int64)
+    outer = np.asarray(regions["lips_outer"])
+    below = outer[k[outer, 1] > k[low, 1]]
+    low_out = int(below[np.argmin(np.abs(k[below, 0] - k[low, 0]))])
+    thickness = max(k[low_out, 1] - k[low, 1], 1e-6)
+    thick = np.zeros((n, 3), np.float32)
+    thick[low_out, 1], thick[low, 1] = 1.0, -1.0
+    v = np.clip((k[:, 1] - k[low, 1]) / thickness, 0.0, 1.0)
+    body = np.zeros((n, 3), np.float32)
+    body[:, 1] = v * v * (3 - 2 * v) * weight
+    body[low] = 0.0
     return LipLimits(gap, wide, closing, jaw, MAX_GAP * width, MAX_WIDTH * width,
-                     SLACK * depth)
+                     SLACK * depth, anchors=anchors, max_move=MAX_MOVE * width,
+                     thick=thick, lip_body=body, max_thick=MAX_THICK * thickness)
 
 
 def soft_limit(ratio: np.ndarray, knee: float = KNEE) -> np.ndarray:
@@ -198,12 +248,31 @@ def soft_limit(ratio: np.ndarray, knee: float = KNEE) -> np.ndarray:
     return out
 
 
-def limit_factor(gap: np.ndarray, width: np.ndarray, limits: LipLimits) -> np.ndarray:
-    """(T,) factor scaling each frame's lip motion so its opening and width stay inside
-    what the face gives (1 on every frame that asks for less than the knee)."""
+def limit_factor(gap: np.ndarray, width: np.ndarray, limits: LipLimits,
+                 move: np.ndarray | None = None) -> np.ndarray:
+    """(T,) factor scaling each frame's lip motion so its opening, its width and (given
+    ``move``, the farthest travel of an anchor) its reach stay inside what the face gives
+    (1 on every frame that asks for less than the knee)."""
     ratio = np.maximum(np.maximum(np.asarray(gap, np.float64), 0.0) / limits.max_gap,
                        np.abs(np.asarray(width, np.float64)) / limits.max_width)
+    if move is not None:
+        ratio = np.maximum(ratio, np.asarray(move, np.float64) / limits.max_move)
     return soft_limit(ratio, limits.knee)
+
+
+def farthest_move(lips: np.ndarray, limits: LipLimits) -> np.ndarray | None:
+    """(T,) the longest travel of the limits' anchors in each frame (None without them)."""
+    if limits.anchors is None or not len(limits.anchors):
+        return None
+    return np.linalg.norm(np.asarray(lips)[:, limits.anchors], axis=-1).max(axis=1)
+
+
+def swelling(thick: np.ndarray, limits: LipLimits) -> np.ndarray | None:
+    """(T,) how far the lower lip's body must rise so it grows no thicker than allowed
+    (None when the limits have no lip body)."""
+    if limits.thick is None or limits.lip_body is None:
+        return None
+    return np.maximum(np.asarray(thick, np.float32) - np.float32(limits.max_thick), 0.0)
 
 
 def jaw_follow(closing: np.ndarray, limits: LipLimits) -> np.ndarray:
@@ -223,10 +292,15 @@ def hold_lips(lips: np.ndarray, limits: LipLimits) -> np.ndarray:
     """Hold the lip term α·ΔE (T, N, 3) inside the face, in place; returns the per-frame
     saturation (T,): 0 where the motion passed untouched, up to 1 for the share withheld.
     Frames under the knee that keep the lower lip clear of the chin are not written."""
-    factor = limit_factor(measure(lips, limits.gap), measure(lips, limits.width), limits)
+    factor = limit_factor(measure(lips, limits.gap), measure(lips, limits.width), limits,
+                          farthest_move(lips, limits))
     over = np.flatnonzero(factor < 1)
     if len(over):
         lips[over] *= factor[over, None, None]
+    lift = None if limits.thick is None else swelling(measure(lips, limits.thick), limits)
+    if lift is not None:
+        rows = np.flatnonzero(lift > 0)
+        lips[rows] -= lift[rows, None, None] * limits.lip_body[None]
     drop = jaw_follow(measure(lips, limits.closing), limits)
     rows = np.flatnonzero(drop > 0)
     if len(rows):
