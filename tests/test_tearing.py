@@ -225,3 +225,30 @@ def test_the_jaw_follows_without_changing_the_opening(portrait_take):
     assert held[0, lm["chin"], 1] > 0  # the chin came down with it
     gap = np.einsum("tnk,nk->t", held, limits.gap)
     assert gap[0] == pytest.approx(limits.max_gap * 0.3)
+
+
+@pytest.mark.parametrize("which", ["portrait", "video"])
+def test_bilabials_stay_shut_at_the_corners_all_along_the_mouth(which, request):
+    """p/b/m close the whole inner lip line (not only its middle, which left a notch that α
+    widened), and a word opened ×3 or loudness β 2 does not reopen them."""
+    from core.motion.mouth import facing_lips
+
+    take = request.getfixturevalue(f"{which}_take")
+    kc, reg = take.cache.canonical, take.regions
+    facing = facing_lips(kc, reg)
+    shut = kc + take.rest
+    rest_gap = shut[facing[:, 1], 1] - shut[facing[:, 0], 1]
+    for cls in ("PP",):
+        target = kc + take.rest + take.library.targets[cls]
+        gaps = target[facing[:, 1], 1] - target[facing[:, 0], 1]
+        assert np.all(gaps <= rest_gap + 1e-5), (cls, gaps - rest_gap)
+    try:
+        for options, open_scale in CORNERS.values():
+            at_corner(take, options, open_scale)
+            held = np.flatnonzero(take.lips.hold >= 1.0)
+            assert len(held)
+            e = take.edited[held]
+            gaps = (kc + e)[:, facing[:, 1], 1] - (kc + e)[:, facing[:, 0], 1]
+            assert np.all(gaps <= rest_gap + 1e-4), np.abs(gaps - rest_gap).max()
+    finally:
+        at_corner(take, DubOptions(), 1.0)
