@@ -13,6 +13,10 @@ and word-shape steps run on the T × r coefficients instead of T × points × 3,
 smoothing change as cheap as an α change. Frames are then written in fixed blocks aligned to
 absolute frame numbers, so a frame is always computed by the same arithmetic whichever edit
 touched it: undo restores the exact bits.
+
+The lip limits (:class:`core.motion.mouth.LipLimits`) act per frame after α: their measures
+are linear, so in the subspace mode they are read off the coefficients and the full motion
+is never materialised to find which frames saturate.
 """
 
 from __future__ import annotations
