@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.motion.compose import silent_lips, smoothed_lips
-from core.motion.mouth import LipLimits, hold_lips, jaw_follow, limit_factor, swelling
+from core.motion.mouth import LipLimits, LipPlan, apply_plan, lip_measures, lip_plan
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes, word_window
 
 MAX_RANK = 48  # above this the motion is filtered point by point, as the definition does
@@ -104,6 +104,9 @@ class Composer:
                     len(self.basis), -1))
         #: per frame, the share of the asked lip motion the face could not give (0: none)
         self.saturation = np.zeros(self.count, np.float32)
+        # point by point: what the limits read of the shaped motion (α = 1), kept so that an
+        # α change only multiplies them (see lip_measures)
+        self._shaped_measures: np.ndarray | None = None
         self.hold = np.asarray(hold, np.float32)
         self.loudness = loudness
         self._lips_key: tuple | None = None
@@ -143,6 +146,7 @@ class Composer:
             self.shaped = apply_word_shapes(self.lips, words, self.directions, ramp,
                                             self.hold)
             spans = [slice(0, self.count)]
+            self._measure_shaped(spans[0])
         else:
             spans = self._changed_spans(self._words, words, ramp)
             if spans and self.shaped is self.lips:
@@ -152,6 +156,7 @@ class Composer:
                          for w in words]
                 self.shaped[span] = apply_word_shapes(self.lips[span], local, self.directions,
                                                       ramp, self.hold[span])
+                self._measure_shaped(span)
             diff = np.flatnonzero(new_alpha != self.alpha)
             if len(diff):
                 spans.append(slice(int(diff[0]), int(diff[-1]) + 1))
@@ -164,6 +169,13 @@ class Composer:
             self._write_lips(span)
         return self.edited_lips
 
+    def _measure_shaped(self, span: slice) -> None:
+        if self.limits is None or self.basis is not None:
+            return
+        if self._shaped_measures is None:
+            self._shaped_measures = np.zeros((self.count, 5), np.float32)
+        self._shaped_measures[span] = lip_measures(self.shaped[span], self.limits)
+
     def _write_lips(self, span: slice) -> None:
         """edited = base + α · shaped (+ emotion) over ``span``'s frames."""
         if self.basis is not None:
@@ -173,31 +185,21 @@ class Composer:
                 span = slice(b, min(b + BLOCK, self.count))
                 coeffs = self.shaped[span, :, 0] * self.alpha[span, None]
                 out = self.edited_lips[span]
-                drop = lift = None
+                plan = None
                 if self.limits is not None:
-                    gap, width, _, _ = (coeffs @ self._measures).T
-                    move = None if self._anchor_rows is None else np.linalg.norm(
-                        (coeffs @ self._anchor_rows).reshape(len(coeffs), -1, 3),
-                        axis=-1).max(axis=1)
-                    factor = limit_factor(gap, width, self.limits, move)
-                    self.saturation[span] = 1.0 - factor
-                    if (factor < 1).any():
-                        coeffs = coeffs * factor[:, None]
-                    after = coeffs @ self._measures
-                    lift = swelling(after[:, 3], self.limits)
-                    closing = after[:, 2]
-                    if lift is not None and (lift > 0).any():
-                        # the lift moves the chin up with the lip: the closing grows by it
-                        closing = closing - lift * float(
-                            (self.limits.closing * self.limits.lip_body).sum())
-                    drop = jaw_follow(closing, self.limits)
+                    m = np.zeros((len(coeffs), 5), np.float32)
+                    m[:, :4] = coeffs @ self._measures
+                    if self._anchor_rows is not None:
+                        a = (coeffs @ self._anchor_rows).reshape(len(coeffs), -1, 3)
+                        m[:, 4] = np.sqrt(np.einsum("tkc,tkc->tk", a, a).max(axis=1))
+                    plan = lip_plan(m, self.limits)
+                    self.saturation[span] = plan.saturation
+                    if (plan.factor < 1).any():
+                        coeffs = coeffs * plan.factor[:, None]
                 np.matmul(coeffs, self.basis, out=out.reshape(len(coeffs), -1))
-                if lift is not None and (lift > 0).any():
-                    rows = np.flatnonzero(lift > 0)
-                    out[rows] -= lift[rows, None, None] * self.limits.lip_body[None]
-                if drop is not None and (drop > 0).any():
-                    rows = np.flatnonzero(drop > 0)
-                    out[rows] += drop[rows, None, None] * self.limits.jaw[None]
+                if plan is not None:  # the factor is in the coefficients already
+                    apply_plan(out, LipPlan(np.ones_like(plan.factor), plan.lift, plan.drop),
+                               self.limits)
                 out += self.base_lips[span]
                 if self.emotion_lips is not None:
                     out += self.emotion_lips[span]
@@ -205,7 +207,10 @@ class Composer:
         out = self.edited_lips[span]
         np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
         if self.limits is not None:
-            self.saturation[span] = hold_lips(out, self.limits)
+            # α ≥ 0 scales every measure of a frame alike
+            plan = lip_plan(self._shaped_measures[span] * self.alpha[span, None], self.limits)
+            self.saturation[span] = plan.saturation
+            apply_plan(out, plan, self.limits)
         out += self.base_lips[span]
         if self.emotion_lips is not None:
             out += self.emotion_lips[span]

@@ -216,10 +216,12 @@ def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
     jaw[low] = 0.0
     weight = lower_face_weight(k, regions)
     oval = np.asarray(regions["face_oval"])
-    anchors = np.unique(np.concatenate([
-        [up, low, chin, left, right], np.asarray(regions["lips_outer"]),
-        oval[weight[oval] > 0.5]])).astype(np.int64)
     outer = np.asarray(regions["lips_outer"])
+    mid = outer[np.argsort(np.abs(k[outer, 0] - k[low, 0]))[:2]]  # outer lips' middles
+    jaw_line = oval[(weight[oval] > 0.5) & (k[oval, 1] > k[low, 1])]
+    # the lips' landmarks and the jaw line below them: a dozen points bound the reach
+    anchors = np.unique(np.concatenate([[up, low, chin, left, right], mid,
+                                        jaw_line[::2]])).astype(np.int64)
     below = outer[k[outer, 1] > k[low, 1]]
     low_out = int(below[np.argmin(np.abs(k[below, 0] - k[low, 0]))])
     thickness = max(k[low_out, 1] - k[low, 1], 1e-6)
@@ -264,7 +266,8 @@ def farthest_move(lips: np.ndarray, limits: LipLimits) -> np.ndarray | None:
     """(T,) the longest travel of the limits' anchors in each frame (None without them)."""
     if limits.anchors is None or not len(limits.anchors):
         return None
-    return np.linalg.norm(np.asarray(lips)[:, limits.anchors], axis=-1).max(axis=1)
+    a = np.asarray(lips)[:, limits.anchors]
+    return np.sqrt(np.einsum("tkc,tkc->tk", a, a).max(axis=1))
 
 
 def swelling(thick: np.ndarray, limits: LipLimits) -> np.ndarray | None:
@@ -288,24 +291,68 @@ def measure(lips: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return (np.asarray(lips)[:, i, k] * vector[i, k]).sum(axis=1)
 
 
+def lip_measures(lips: np.ndarray, limits: LipLimits) -> np.ndarray:
+    """(T, 5) what the limits read of each frame of a lip term: gap, width, closing and
+    thickening (linear in it) and the farthest travel of an anchor (homogeneous): scaling a
+    frame by α scales all five, so a caller may keep them and multiply."""
+    zero = np.zeros(len(lips), np.float32)
+    move = farthest_move(lips, limits)
+    return np.stack([
+        measure(lips, limits.gap), measure(lips, limits.width),
+        measure(lips, limits.closing),
+        zero if limits.thick is None else measure(lips, limits.thick),
+        zero if move is None else move], axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LipPlan:
+    """Per frame (T,): the factor on the lip term, how far the lower lip's body rises and
+    how far the jaw drops; ``saturation`` is 1 − factor."""
+
+    factor: np.ndarray
+    lift: np.ndarray | None
+    drop: np.ndarray
+
+    @property
+    def saturation(self) -> np.ndarray:
+        return 1.0 - self.factor
+
+
+def lip_plan(measures: np.ndarray, limits: LipLimits) -> LipPlan:
+    """The :class:`LipPlan` of frames whose lip term reads ``measures`` (T, 5)."""
+    m = np.asarray(measures, np.float32)
+    has_move = limits.anchors is not None and len(limits.anchors) > 0
+    factor = limit_factor(m[:, 0], m[:, 1], limits, m[:, 4] if has_move else None)
+    closing = m[:, 2] * factor
+    lift = None
+    if limits.thick is not None and limits.lip_body is not None:
+        lift = swelling(m[:, 3] * factor, limits)
+        # the body's rise takes the chin up with the lip: the lip closes in on it less
+        closing = closing - lift * np.float32((limits.closing * limits.lip_body).sum())
+    return LipPlan(factor, lift, jaw_follow(closing, limits))
+
+
+def apply_plan(lips: np.ndarray, plan: LipPlan, limits: LipLimits) -> None:
+    """Scale, lift and drop a lip term (T, N, 3) in place as ``plan`` says; frames it
+    leaves alone (under the knee, the lip clear of the chin) are not written."""
+    over = np.flatnonzero(plan.factor < 1)
+    if len(over):
+        lips[over] *= plan.factor[over, None, None]
+    if plan.lift is not None:
+        rows = np.flatnonzero(plan.lift > 0)
+        if len(rows):
+            lips[rows] -= plan.lift[rows, None, None] * limits.lip_body[None]
+    rows = np.flatnonzero(plan.drop > 0)
+    if len(rows):
+        lips[rows] += plan.drop[rows, None, None] * limits.jaw[None]
+
+
 def hold_lips(lips: np.ndarray, limits: LipLimits) -> np.ndarray:
     """Hold the lip term α·ΔE (T, N, 3) inside the face, in place; returns the per-frame
-    saturation (T,): 0 where the motion passed untouched, up to 1 for the share withheld.
-    Frames under the knee that keep the lower lip clear of the chin are not written."""
-    factor = limit_factor(measure(lips, limits.gap), measure(lips, limits.width), limits,
-                          farthest_move(lips, limits))
-    over = np.flatnonzero(factor < 1)
-    if len(over):
-        lips[over] *= factor[over, None, None]
-    lift = None if limits.thick is None else swelling(measure(lips, limits.thick), limits)
-    if lift is not None:
-        rows = np.flatnonzero(lift > 0)
-        lips[rows] -= lift[rows, None, None] * limits.lip_body[None]
-    drop = jaw_follow(measure(lips, limits.closing), limits)
-    rows = np.flatnonzero(drop > 0)
-    if len(rows):
-        lips[rows] += drop[rows, None, None] * limits.jaw[None]
-    return 1.0 - factor
+    saturation (T,): 0 where the motion passed untouched, up to 1 for the share withheld."""
+    plan = lip_plan(lip_measures(lips, limits), limits)
+    apply_plan(lips, plan, limits)
+    return plan.saturation
 
 
 def limit_lips(lips: np.ndarray, limits: LipLimits) -> tuple[np.ndarray, np.ndarray]:
