@@ -59,7 +59,8 @@ def main() -> int:
 
     tracemalloc.start()
     composer = Composer(expression, take.lip_weight, take.rest, delta, hold, loud,
-                        take.directions, movable=emotion_mask(take.regions))
+                        take.directions, movable=emotion_mask(take.regions),
+                        limits=take.limits)
     composer.update(alpha=1.0, smoothing=0.5, words=(), ramp=1.0)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -34,7 +34,7 @@ from core.motion.emotion import (
 )
 from core.motion.idle import blink_curve, blink_shape, idle_pose
 from core.motion.library import VisemeLibrary
-from core.motion.mouth import closed_rest, lower_face_weight
+from core.motion.mouth import closed_rest, lip_limits, lower_face_weight
 from core.motion.timeline import LONGER, SHORTER, output_frame_count, source_frames
 from core.motion.words import StyledWord, WordStyle, style_directions
 from core.render.mouth import MouthBank, MouthFill, inner_lip_shapes
@@ -126,6 +126,7 @@ class DubTake:
         self.use_renderer(self.export_renderer)
         self.lip_weight = lower_face_weight(self.cache.canonical, self.regions)
         self.rest = closed_rest(self.cache.canonical, self.regions)
+        self.limits = lip_limits(self.cache.canonical, self.regions)
         self.driver_name = "visemes"
         # kept: the adapter corrects these, and choosing visemes again needs no recompute
         self.viseme_lips: LipMotion = VisemeDriver(self.library).motion(
@@ -158,6 +159,7 @@ class DubTake:
                 expression, self.lip_weight, self.rest, shift_frames(self.lips.delta, k),
                 shift_frames(self.lips.hold, k), self.loudness, self.directions,
                 movable=emotion_mask(self.regions) if self.regions.n_points == 478 else None,
+                limits=self.limits,
             )
             self._composer_cache = (key, composer)
             self._emotion_key = None
@@ -195,6 +197,12 @@ class DubTake:
         """E'_t of every output frame over all points (T, N, 3) (materialised: for tests,
         export of keypoints; rendering asks only for the frames it draws)."""
         return self._composer().rows(np.arange(self.frame_count))
+
+    def saturation(self, frames: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """Per output frame, the share of the asked lip motion the face could not give
+        (0: none; it grows smoothly as α, word scales and β ask for more): what a control
+        shows so the user sees where more no longer opens the mouth."""
+        return self._composer().saturation[frames].copy()
 
     def compose(self, options: DubOptions | None = None) -> np.ndarray:
         """Re-compose and return E'_t for every output frame (T, N, 3)."""
@@ -350,7 +358,7 @@ class DubTake:
         if np.abs(self.rest).max() > 0:
             # the portrait shows its own teeth and mouth inside: stretching them reads
             # far better than a painted cavity, until the edit opens it 3× wider
-            return MouthFill(start=0.35, full=0.15)
+            return MouthFill(start=0.6, full=0.3)
         return MouthFill()
 
     def mouth_fills(self) -> list[MouthFill]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,16 +32,47 @@ def create_app(argv: list[str] | None = None):
     return app
 
 
+#: a JSON file: once the paths are open, the window writes there what it opened and quits
+#: (for tests and scripts that check ``studio PATH…`` without a person to close it)
+REPORT_ENV = "STUDIO_REPORT_OPEN"
+
+
+def opened(window) -> dict:
+    """What the window has open: its project's folder and media, and the errors it showed."""
+    project = window.project
+    media = {} if project is None else {
+        role: None if ref is None else str(ref.path)
+        for role, ref in (("source", project.source), ("dub", project.dub),
+                          ("transcript", project.transcript))}
+    return {"title": window.windowTitle(),
+            "project": None if project is None else str(project.folder),
+            **media, "errors": list(window.errors)}
+
+
+def _report_and_quit(window, app, path: str) -> None:
+    target = Path(path)  # whole or not at all: a reader never sees half a report
+    part = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    part.write_text(json.dumps(opened(window)), encoding="utf-8")
+    os.replace(part, target)
+    window.close()
+    app.quit()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window; paths given (a project folder, media, a dub) open as if dropped."""
     argv = list(sys.argv[1:] if argv is None else argv)
     app = create_app()
     from studio.window import MainWindow
 
-    window = MainWindow()
+    report = os.environ.get(REPORT_ENV)
+    window = MainWindow(prompts=not report)  # a report has nobody to answer questions
     window.show()
     if argv:
         window.open_paths([Path(a) for a in argv])
+    if report:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: _report_and_quit(window, app, report))
     return int(app.exec())
 
 

@@ -39,7 +39,12 @@ def _box(text: str) -> tuple[float, float, float, float]:
 def _parser() -> argparse.ArgumentParser:
     from core.tracking.registry import tracker_names
 
-    p = argparse.ArgumentParser(prog="studio", description="Talking-face studio")
+    p = argparse.ArgumentParser(
+        prog="studio", description="Talking-face studio",
+        usage="studio [PATH ...] | studio COMMAND ...",
+        epilog="studio PATH... opens the window with a project folder, or a video or portrait "
+               "with a dub and a transcript, as a drop would (`studio -- NAME` opens a file "
+               "named like a command).")
     sub = p.add_subparsers(dest="command")
 
     a = sub.add_parser("analyze", help="track the face, cache keypoints, align the speech")
@@ -387,12 +392,65 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def window_paths(argv: list[str], commands: set[str] | frozenset[str]) -> list[str] | None:
+    """The paths of ``studio PATH…`` (the window opens them as a drop would), or None when
+    ``argv`` is a subcommand or an option.
+
+    A subcommand's name wins over a file of that name (``studio dub`` runs the dub job): write
+    ``./dub`` or ``studio -- dub`` to open the file. Alone, though, ``studio dub`` cannot run
+    (every subcommand needs its arguments), so a file or folder so named opens.
+    """
+    if not argv:
+        return []
+    if argv[0] == "--":
+        return argv[1:]
+    first = argv[0]
+    if first.startswith("-"):
+        return None
+    if first in commands:
+        return [first] if len(argv) == 1 and Path(first).exists() else None
+    return list(argv)
+
+
+def check_window_paths(items: list[str]) -> list[Path]:
+    """Refuse, at the door, a path that is missing or not something the window opens."""
+    from core.media import is_audio_path, is_image_path, is_video_path
+    from core.media.probe import TEXT_SUFFIXES
+    from core.outputs import PROJECT_FILES
+
+    paths = [Path(a) for a in items]
+    for p in paths:
+        if not p.exists():
+            raise StudioError(p, "no such file or folder")
+        if p.is_dir():
+            if len(paths) > 1:
+                raise StudioError(p, "a project folder opens alone (give it without media)")
+            continue
+        if not (is_video_path(p) or is_image_path(p) or is_audio_path(p)
+                or p.suffix.lower() in TEXT_SUFFIXES or p.name in PROJECT_FILES):
+            raise StudioError(p, "not a video, image, audio, transcript or project folder")
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.quiet import quiet_environment
 
     quiet_environment()  # before MediaPipe or LiteRT can load
-    args = _parser().parse_args(argv)
-    if args.command is None:  # a bare ``studio`` opens the window
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    items = window_paths(argv, frozenset(commands.choices))
+    if items is not None:  # ``studio`` alone, or ``studio PATH…``, opens the window
+        try:
+            paths = check_window_paths(items)
+        except StudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        from studio.app import main as open_window
+
+        return open_window([str(p) for p in paths])
+    args = parser.parse_args(argv)
+    if args.command is None:  # options only (none opens anything)
         from studio.app import main as open_window
 
         return open_window([])

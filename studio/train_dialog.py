@@ -172,6 +172,7 @@ class TrainProcess(QObject):
         self.options = options
         self.records: list[dict[str, Any]] = []
         self.model: str | None = None
+        self.gain: dict[str, Any] | None = None  # the held-out verdict (trainer/verdict.py)
         self.error: str | None = None
         self.outcome: str | None = None
         self.cancel_requested = False
@@ -229,6 +230,8 @@ class TrainProcess(QObject):
         if "event" in record:
             if record["event"] == "model":
                 self.model = str(record.get("path"))
+                gain = record.get("gain")
+                self.gain = gain if isinstance(gain, dict) else None
             elif record["event"] == "error":
                 self.error = str(record.get("message"))
             self.event.emit(record)
@@ -263,9 +266,15 @@ class TrainProcess(QObject):
 
 
 class TrainPanel(QDialog):
-    """Progress (step / steps, ETA), the live loss plot and a Cancel button of one run."""
+    """Progress (step / steps, ETA), the live loss plot and a Cancel button of one run;
+    at its end, what the adapter gained on held-out footage and Keep / Discard.
+
+    ``decided(choice, model)``: "keep" (drive the lips with it) or "discard" (delete it);
+    closing the panel without a choice leaves the driver as it was and the model on disk.
+    """
 
     cancel_clicked = Signal()
+    decided = Signal(str, str)
 
     def __init__(self, parent: Any = None) -> None:
         import pyqtgraph as pg
@@ -295,7 +304,18 @@ class TrainPanel(QDialog):
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.hide)
         self.close_button.setEnabled(False)
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("trainVerdict")
+        self.keep_button = QPushButton("Keep: drive the lips with it")
+        self.keep_button.clicked.connect(lambda: self._decide("keep"))
+        self.discard_button = QPushButton("Discard")
+        self.discard_button.clicked.connect(lambda: self._decide("discard"))
+        self.offered: str | None = None
+        self._show_choice(False)
         row = QHBoxLayout()
+        row.addWidget(self.keep_button)
+        row.addWidget(self.discard_button)
         row.addStretch(1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.close_button)
@@ -303,6 +323,7 @@ class TrainPanel(QDialog):
         lay.addWidget(self.status)
         lay.addWidget(self.bar)
         lay.addWidget(self.plot, 1)
+        lay.addWidget(self.verdict)
         lay.addLayout(row)
         self.resize(560, 420)
 
@@ -321,6 +342,51 @@ class TrainPanel(QDialog):
         self.status.setText("starting the trainer…")
         self.cancel_button.setEnabled(True)
         self.close_button.setEnabled(False)
+        self.offered = None
+        self.verdict.setText("")
+        self._show_choice(False)
+
+    def _show_choice(self, on: bool) -> None:
+        for w in (self.verdict, self.keep_button, self.discard_button):
+            w.setVisible(on)
+            w.setEnabled(on)
+
+    def offer(self, model: str, gain: dict[str, Any] | None) -> None:
+        """Show what the run gained on held-out footage and ask keep or discard; the
+        default button is the verdict's ("helped" keeps, anything else discards)."""
+        self.offered = model
+        verdict = None
+        if gain is not None:
+            try:
+                from trainer.verdict import Gain
+
+                g = Gain.from_json(gain)
+                verdict = g.verdict
+                text = f"Measured {g.summary()}."
+            except (KeyError, TypeError, ValueError):
+                text = "The run's held-out figures could not be read."
+        else:
+            text = "No held-out footage to measure this run on: its gain is unknown."
+        advice = {"helped": "Keep it?", "worse": "It did worse: discard it?",
+                  "mixed": "Better on one figure, worse on the other: discard it?"}.get(
+            verdict or "", "It brought no clear gain: discard it?")
+        self.verdict.setText(f"{text}\n{advice} The current driver stays until you choose.")
+        self._show_choice(True)
+        (self.keep_button if verdict == "helped" else self.discard_button).setDefault(True)
+        self.show()
+        self.raise_()
+
+    def _decide(self, choice: str) -> None:
+        model, self.offered = self.offered, None
+        if model is None:
+            return
+        self.keep_button.setEnabled(False)
+        self.discard_button.setEnabled(False)
+        name = Path(model).name
+        self.verdict.setText(f"{self.verdict.text().splitlines()[0]}\n"
+                             + (f"Kept: the lips follow {name}." if choice == "keep"
+                                else f"Discarded {name}; the driver is unchanged."))
+        self.decided.emit(choice, model)
 
     def on_progress(self, r: dict[str, Any]) -> None:
         step = int(r.get("step", 0))

@@ -1,5 +1,6 @@
 """The Train menu's binding: the dialog, the trainer's own process and its panel; a model
-that finishes becomes the project's driver (one undo step)."""
+that finishes is offered with its measured gain, and becomes the project's driver (one undo
+step) only if the user keeps it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Training(QObject):
         self.train_panel: TrainPanel | None = None
         self.train_dialog_box: TrainDialog | None = None
         self._project: Any = None
+        self._offered: tuple[Any, str] | None = None  # a trained model awaiting keep/discard
 
     def open_train_dialog(self) -> TrainDialog | None:
         """The Train menu's dialog (non-blocking); "Train" starts the job."""
@@ -51,6 +53,7 @@ class Training(QObject):
         if self.train_panel is None:
             self.train_panel = TrainPanel(self.window)
             self.train_panel.cancel_clicked.connect(self.cancel_training)
+            self.train_panel.decided.connect(self._decided)
         self.train_panel.show()
         self.train_panel.raise_()
         return self.train_panel
@@ -82,6 +85,22 @@ class Training(QObject):
         w.statusBar().showMessage("Training the lip adapter…", 4000)
         return True
 
+    def _decided(self, choice: str, model: str) -> None:
+        """Keep: the adapter becomes a driver choice and drives the lips (undoable).
+        Discard: its file goes; the driver stays as it was."""
+        w = self.window
+        offered, self._offered = self._offered, None
+        if offered is None or offered[0] is not w.project:
+            return
+        project = offered[0]
+        if choice == "keep":
+            value = driver_value(project.folder, model)
+            w.controls.add_driver(driver_label(model), value)
+            w.editing.push(SetSetting("driver", value))
+        else:
+            Path(model).unlink(missing_ok=True)
+            w.statusBar().showMessage(f"Discarded {Path(model).name}", 6000)
+
     def cancel_training(self) -> None:
         if self.train is not None:
             self.train.cancel()
@@ -96,11 +115,11 @@ class Training(QObject):
             self.train_panel.on_ended(outcome, model, message)
         w.update_actions()
         if outcome == "succeeded":
-            if project is w.project and project is not None:
-                value = driver_value(project.folder, model)
-                w.controls.add_driver(driver_label(model), value)
-                w.editing.push(SetSetting("driver", value))
-            w.statusBar().showMessage(f"Trained {model}", 8000)
+            if project is w.project and project is not None and self.train_panel is not None:
+                # never switch silently: the panel shows the held-out gain, keep or discard
+                self._offered = (project, model)
+                self.train_panel.offer(model, run.gain)
+            w.statusBar().showMessage(f"Trained {model}: keep or discard it", 8000)
         elif outcome == "cancelled":
             w.statusBar().showMessage("Training cancelled; the last checkpoint is kept "
                                       "(resume continues from it)", 8000)

@@ -56,6 +56,49 @@ def test_the_composer_equals_the_definition(rank):
             np.testing.assert_allclose(warm, pure[:, lips], atol=1e-6)
 
 
+@pytest.mark.parametrize("rank", [6, None], ids=["subspace", "point by point"])
+def test_the_composer_holds_the_lips_inside_the_face_as_the_definition_does(rank):
+    """With limits small enough that α 2 saturates, the warm composer still equals the
+    definition, and its per-frame saturation is the definition's."""
+    from core.motion.mouth import LipLimits, limit_lips
+
+    expression, w, delta, hold, loud, dirs = _case(rank, seed=3)
+    rng = np.random.default_rng(4)
+    gap, width, closing = (np.zeros((N, 3), np.float32) for _ in range(3))
+    gap[5, 1], gap[6, 1] = 1.0, -1.0
+    width[7, 0], width[8, 0] = 1.0, -1.0
+    closing[6, 1], closing[9, 1] = 1.0, -1.0
+    jaw = np.zeros((N, 3), np.float32)
+    jaw[:40, 1] = rng.uniform(0, 1, 40)
+    jaw[6] = 0
+    term = 2.0 * delta
+    scale = float(np.percentile(np.einsum("tnk,nk->t", term, gap), 80))
+    thick = np.zeros((N, 3), np.float32)
+    thick[10, 1], thick[6, 1] = 1.0, -1.0
+    body = np.zeros((N, 3), np.float32)
+    body[10:40, 1] = rng.uniform(0, 1, 30)
+    body[10, 1] = 1.0
+    anchors = np.arange(5, 15)
+    reach = np.linalg.norm(term[:, anchors], axis=-1).max(axis=1)
+    limits = LipLimits(gap, width, closing, jaw, max_gap=abs(scale),
+                       max_width=float(np.abs(np.einsum("tnk,nk->t", term, width)).max()),
+                       slack=0.0, anchors=anchors, max_move=float(np.percentile(reach, 90)),
+                       thick=thick, lip_body=body,
+                       max_thick=float(np.percentile(np.einsum("tnk,nk->t", term, thick), 70)))
+    composer = Composer(expression, w, None, delta, hold, loud, dirs, limits=limits)
+    lips = np.flatnonzero(w > 0)
+    for opts in ({"alpha": 1.0, "beta": 1.0}, {"alpha": 2.0, "smoothing": 0.0}):
+        warm = composer.update(**opts, words=WORDS, ramp=2.0)
+        pure = compose(expression, delta, w, hold=hold, loudness=loud, words=WORDS,
+                       directions=dirs, ramp=2.0, limits=limits, **opts)
+        np.testing.assert_allclose(warm, pure[:, lips], atol=1e-6)
+    unworded = composer.update(alpha=2.0, smoothing=0.0, ramp=2.0)
+    held, saturation = limit_lips(2.0 * delta[:, lips], limits.on(lips))
+    assert saturation.max() > 0.05
+    np.testing.assert_allclose(composer.saturation, saturation, atol=1e-6)
+    np.testing.assert_allclose(unworded - composer.base_lips, held, atol=1e-6)
+
+
 def test_a_word_edit_and_its_undo_restore_the_exact_frames():
     expression, w, delta, hold, loud, dirs = _case(8, seed=1)
     composer = Composer(expression, w, None, delta, hold, loud, dirs)

@@ -167,7 +167,7 @@ def test_the_warm_composer_equals_the_pure_composition(take):
         take.lip_weight, alpha=1.2, loudness=take.loudness, beta=0.5, smoothing=1.0,
         hold=shift_frames(take.lips.hold, 1), rest=take.rest, emotion=take.emotion(),
         words=take.styled_words(), directions=take.directions,
-        ramp=take.ramp_ms / 1000 * take.fps)
+        ramp=take.ramp_ms / 1000 * take.fps, limits=take.limits)
     np.testing.assert_allclose(warm, pure, atol=1e-6)
     np.testing.assert_allclose(again, pure, atol=1e-6)
     _reset(take)

@@ -88,6 +88,16 @@ def test_train_adds_the_adapter_as_a_driver_and_undo_restores_the_lip_model(qtbo
     assert panel.loss_curve.xData is not None and len(panel.loss_curve.xData) >= 4
     assert window.train_action.isEnabled() and window.train is None
 
+    # never switched silently: the panel shows the held-out gain and asks
+    assert window.take.driver_name == "learned" and window.project.settings["driver"] == "learned"
+    assert window.controls.driver.count() == 2
+    assert panel.keep_button.isVisible() and panel.discard_button.isVisible()
+    assert panel.verdict.isVisible() and "held-out frames" in panel.verdict.text()
+    assert "opening correlation" in panel.verdict.text() and "lip distance" in panel.verdict.text()
+    assert panel.offered == str(model)
+    qtbot.mouseClick(panel.keep_button, Qt.MouseButton.LeftButton)
+    assert "Kept" in panel.verdict.text() and not panel.keep_button.isEnabled()
+
     combo = window.controls.driver
     labels = [combo.itemText(i) for i in range(combo.count())]
     assert labels[:2] == ["learned", "visemes"]
@@ -120,6 +130,26 @@ def test_train_adds_the_adapter_as_a_driver_and_undo_restores_the_lip_model(qtbo
     assert np.array_equal(picture(qtbot, window, j), adapter)
     window.undo_action.trigger()
     assert np.array_equal(picture(qtbot, window, j), learned)
+
+
+def test_discard_deletes_the_adapter_and_keeps_the_driver(qtbot, window):
+    if window.take is None:
+        pytest.fail("the analysis did not finish (see the drop test above)")
+    driver = window.project.settings["driver"]
+    choices = window.controls.driver.count()
+    ended = []
+    window.train_finished.connect(lambda outcome, what: ended.append((outcome, what)))
+    panel = start_from_dialog(qtbot, window, 20)
+    qtbot.waitUntil(lambda: bool(ended), timeout=TRAIN_TIMEOUT_MS)
+    assert ended[0][0] == "succeeded", (ended, window.errors)
+    model = Path(ended[0][1])
+    assert model.is_file() and panel.offered == str(model)
+    assert window.project.settings["driver"] == driver
+    qtbot.mouseClick(panel.discard_button, Qt.MouseButton.LeftButton)
+    assert not model.exists()
+    assert window.project.settings["driver"] == driver
+    assert window.controls.driver.count() == choices
+    assert "Discarded" in panel.verdict.text()
 
 
 def test_cancel_keeps_a_loadable_checkpoint_and_the_window_usable(qtbot, window):
@@ -164,3 +194,32 @@ def test_a_failed_run_shows_the_file_and_the_problem(qtbot, window, env):
     assert window.error_box is not None and window.error_box.isVisible()
     window.error_box.close()
     assert window.train_action.isEnabled()
+
+
+GAIN = {"base": "learned", "frames": 120, "corr_base": 0.40, "corr_adapter": 0.46,
+        "dist_base": 5.0, "dist_adapter": 4.7}
+
+
+@pytest.mark.parametrize("choice", ["keep", "discard"])
+def test_the_panel_states_the_gain_and_asks(qtbot, choice):
+    """The end of a run, alone: the figures, the verdict, the default button, the choice."""
+    from studio.train_dialog import TrainPanel
+
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    assert not panel.keep_button.isVisible()
+    chosen = []
+    panel.decided.connect(lambda c, m: chosen.append((c, m)))
+    gain = GAIN if choice == "keep" else GAIN | {"corr_adapter": 0.30, "dist_adapter": 5.4}
+    panel.offer("/p/models/audio2exp-1.safetensors", gain)
+    text = panel.verdict.text()
+    assert "0.400 → " in text and "5.00 → " in text and "against the learned driver" in text
+    button = panel.keep_button if choice == "keep" else panel.discard_button
+    assert button.isDefault()  # the verdict's advice: helped keeps, worse discards
+    assert ("helped" in text) == (choice == "keep")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert chosen == [(choice, "/p/models/audio2exp-1.safetensors")]
+    qtbot.mouseClick(panel.keep_button, Qt.MouseButton.LeftButton)  # asked once only
+    assert len(chosen) == 1
+    panel.offer("/p/models/audio2exp-2.safetensors", None)
+    assert "gain is unknown" in panel.verdict.text() and panel.discard_button.isDefault()

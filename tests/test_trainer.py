@@ -147,6 +147,41 @@ def test_training_lowers_the_validation_loss(trained):
     assert result.best_val < 0.97 * result.initial_val, (result.best_val, result.initial_val)
 
 
+def test_the_gain_is_measured_held_out_against_the_base_driver(trained, unheard, tmp_path):
+    """The verdict shown at the end of a run: an untrained adapter is exactly its base (no
+    change); the trained one, which learned the lips from the sound where the base (no
+    speech recognised) keeps them still, opens with the tracked lips and comes closer."""
+    from core.motion.audio2exp import load_model
+    from trainer.verdict import heldout_gain
+
+    result, _, _ = trained
+    untrained = build_model(ModelConfig.from_json(result.meta["model"]))
+    same = heldout_gain([unheard], untrained, REG)
+    assert same is not None and same.frames == len(unheard.val_frames)
+    assert same.corr_adapter == same.corr_base and same.dist_adapter == same.dist_base
+    assert same.verdict == "no change" and not same.helped
+    model = publish(result, tmp_path / "m.safetensors")
+    gain = heldout_gain([unheard], load_model(model, read_metadata(model)), REG)
+    assert gain.base == "visemes" and gain.corr_base == 0.0  # a still mouth follows nothing
+    assert gain.corr_adapter > 0.2 and gain.dist_adapter < gain.dist_base, gain
+    assert gain.helped and "helped" in gain.summary()
+    back = type(gain).from_json(json.loads(json.dumps(gain.to_json())))
+    assert back.verdict == gain.verdict
+    assert dataclasses.astuple(back) == pytest.approx(dataclasses.astuple(gain), abs=1e-6)
+
+
+def test_the_verdict_needs_a_gain_beyond_the_noise():
+    from trainer.verdict import Gain
+
+    def verdict(dc: float, dd: float) -> str:
+        return Gain("learned", 100, 0.4, 0.4 + dc, 5.0, 5.0 - dd).verdict
+
+    assert verdict(0.05, 0.0) == "helped" and verdict(0.0, 0.3) == "helped"
+    assert verdict(0.005, 0.01) == "no change"
+    assert verdict(-0.05, 0.0) == "worse" and verdict(-0.05, -0.3) == "worse"
+    assert verdict(0.05, -0.3) == "mixed"  # better on one, worse on the other
+
+
 def test_folds_train_an_ensemble_that_keeps_only_what_validates(clip, tmp_path):
     """Three folds, one net each: the validation loss is theirs on their own held-out
     block; the step-0 ensemble (the viseme driver) is a candidate, so the published model
@@ -303,6 +338,13 @@ def test_the_job_runs_as_its_own_process(shared_data, cache_root, tmp_path):
     start = next(r for r in records if r.get("event") == "start")
     assert start["folds"] == TrainConfig().folds
     assert Audio2ExpDriver.load(model, REG).model.cfg.members == TrainConfig().folds
+    # the held-out verdict the window shows before keep or discard
+    from trainer.verdict import Gain
+
+    gain = Gain.from_json(records[-1]["gain"])
+    assert gain.base == "learned" and gain.frames > 0.8 * start["frames_val"]
+    assert -1 <= gain.corr_adapter <= 1 and gain.dist_adapter > 0
+    assert records[-1]["gain"]["verdict"] == gain.verdict
 
 
 def test_a_project_can_dub_with_the_trained_adapter(trained, shared_data, cache_root, tmp_path):

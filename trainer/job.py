@@ -28,6 +28,7 @@ from core.errors import StudioError
 
 if TYPE_CHECKING:  # the training stack (torch) loads in run_job, after the door checks
     from trainer.loop import Emit, TrainResult
+    from trainer.verdict import Gain
 
 CANCEL_FILE = "CANCEL"
 
@@ -198,6 +199,21 @@ def run_job(req: JobRequest, emit: Emit | None = None) -> tuple[TrainResult, Pat
               "message": "cancelled; resume with --resume"})
         return result, None
     path = publish(result, out)
-    emit({"event": "model", "path": str(path), "best_val": round(result.best_val, 6),
-          "initial_val": round(result.initial_val, 6), "step": result.step})
+    record = {"event": "model", "path": str(path), "best_val": round(result.best_val, 6),
+              "initial_val": round(result.initial_val, 6), "step": result.step}
+    gain = measure_gain(path, corpus, tracker)
+    if gain is not None:
+        record["gain"] = gain.to_json()
+    emit(record)
     return result, path
+
+
+def measure_gain(model_path: Path, folds: list, tracker: str) -> Gain | None:
+    """The published adapter against the driver it corrects, on the folds' held-out
+    frames (see :mod:`trainer.verdict`): what the window shows before keep or discard."""
+    from core.keypoints.regions import load_regions
+    from core.motion.audio2exp import load_model, read_metadata
+    from trainer.verdict import heldout_gain
+
+    model = load_model(model_path, read_metadata(model_path))
+    return heldout_gain(folds, model, load_regions(tracker))

@@ -1,15 +1,19 @@
 """The edit composition, one pure vectorised function over all frames.
 
-    E'_t = S(E_t) + α_t · W_t(smooth(g(loud_t)^β · ΔE_t)) + emotion_t
+    E'_t = S(E_t) + L(α_t · W_t(smooth(g(loud_t)^β · ΔE_t))) + emotion_t
 
 S (silent lips) replaces the lower face of the source expression by the speaker's
 closed-mouth neutral, which is zero in canonical space because K_c's mouth comes from the
 clip's closed-mouth frames. So α = 0 closes the mouth whatever the audio says, α = 1 is
-nominal and α up to 2 exaggerates. Only the driver's lip motion is smoothed: the source's
-own motion (blinks, brows) is kept as tracked, and word styles (W_t, per-word α) and
-emotion clips bring their own ramps and fades, so an edit of one word changes only the
-frames of that word and its ramps. Frames the driver marks as forced closures (``hold``)
-keep their unsmoothed lips, so p/b/m stay shut. Moving a slider re-runs only this
+nominal and α up to 2 exaggerates. L keeps the lip term inside what the face can give:
+α 2 with a word opened ×3 and loudness β 2 can ask for a gap of seven mouth widths, so the
+opening bends smoothly to a limit (untouched below the knee, where all ordinary speech
+stays) and the jaw drops with a wide opening so the lower lip never runs over the chin.
+Only the driver's lip motion is smoothed: the source's own motion (blinks, brows) is kept
+as tracked, and word styles (W_t, per-word α) and emotion clips bring their own ramps and
+fades, so an edit of one word changes only the frames of that word and its ramps. Frames
+the driver marks as forced closures (``hold``) keep their unsmoothed lips, so p/b/m stay
+shut. Moving a slider re-runs only this
 function; callers may pass any subset of the keypoints (the function is per point).
 """
 
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from core.motion.mouth import LipLimits, hold_lips
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes
 
 
@@ -95,6 +100,7 @@ def compose(
     words: Sequence[StyledWord] = (),
     directions: dict[str, np.ndarray] | None = None,
     ramp: float = 1.0,
+    limits: LipLimits | None = None,
 ) -> np.ndarray:
     """E'_t for every frame: (T, N, 3) float32.
 
@@ -102,16 +108,21 @@ def compose(
     frame, ``lip_weight`` (N,) how much each point belongs to the lips and jaw, ``emotion``
     an optional (T, N, 3) offset from emotion clips, ``rest`` (N, 3) the closed neutral.
     ``words`` carry per-word styles (spans in frames) along ``directions`` (open, wide,
-    round unit vectors over the same points), eased in over ``ramp`` frames.
+    round unit vectors over the same points), eased in over ``ramp`` frames. ``limits``
+    (over the same points) hold the lip term α_t·W_t(…) inside what the face gives: the
+    opening saturates smoothly and the jaw follows a wide one (see :func:`limit_lips`).
     """
     t_count = len(expression)
     lips = smoothed_lips(delta, loudness, beta, smoothing, hold)
     if words and directions is not None:
-        lips = apply_word_shapes(lips, words, directions, ramp)
+        lips = apply_word_shapes(lips, words, directions, ramp, hold)
     a = alpha_curve(float(alpha), words, t_count, ramp) if np.ndim(alpha) == 0 else (
         np.asarray(alpha, np.float32))
     out = silent_lips(expression, lip_weight, rest)
-    out += a[:, None, None] * lips
+    term = a[:, None, None] * lips
+    if limits is not None:
+        hold_lips(term, limits)
+    out += term
     if emotion is not None:
         out += np.asarray(emotion, np.float32)
     return out

@@ -13,6 +13,10 @@ and word-shape steps run on the T × r coefficients instead of T × points × 3,
 smoothing change as cheap as an α change. Frames are then written in fixed blocks aligned to
 absolute frame numbers, so a frame is always computed by the same arithmetic whichever edit
 touched it: undo restores the exact bits.
+
+The lip limits (:class:`core.motion.mouth.LipLimits`) act per frame after α: their measures
+are linear, so in the subspace mode they are read off the coefficients and the full motion
+is never materialised to find which frames saturate.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.motion.compose import silent_lips, smoothed_lips
+from core.motion.mouth import LipLimits, LipPlan, apply_plan, lip_measures, lip_plan
 from core.motion.words import StyledWord, alpha_curve, apply_word_shapes, word_window
 
 MAX_RANK = 48  # above this the motion is filtered point by point, as the definition does
@@ -65,7 +70,8 @@ def motion_basis(delta: np.ndarray, directions: Sequence[np.ndarray],
 class Composer:
     def __init__(self, expression: np.ndarray, lip_weight: np.ndarray, rest: np.ndarray | None,
                  delta: np.ndarray, hold: np.ndarray, loudness: np.ndarray | None,
-                 directions: dict[str, np.ndarray], movable: np.ndarray | None = None) -> None:
+                 directions: dict[str, np.ndarray], movable: np.ndarray | None = None,
+                 limits: LipLimits | None = None) -> None:
         lips = np.asarray(lip_weight) > 0
         other = np.zeros_like(lips) if movable is None else np.asarray(movable, bool) & ~lips
         # lip points first: α and word edits only ever rewrite those columns
@@ -85,6 +91,22 @@ class Composer:
         else:  # coefficients (T, r, 1) over the basis, directions (r, 1)
             self.delta = (flat @ self.basis.T)[:, :, None]
             self.directions = {k: (self.basis @ v.ravel())[:, None] for k, v in dirs.items()}
+        self.limits = None if limits is None else limits.on(al)
+        if self.limits is not None and self.basis is not None:
+            # the limits' measures are linear: on the coefficients they are (r,) vectors
+            lim = self.limits
+            thick = lim.thick if lim.thick is not None else np.zeros_like(lim.gap)
+            self._measures = np.stack([self.basis @ v.ravel() for v in (
+                lim.gap, lim.width, lim.closing, thick)], axis=1).astype(np.float32)
+            # the anchors' displacements, (r, K·3) on the coefficients
+            self._anchor_rows = None if lim.anchors is None else np.ascontiguousarray(
+                self.basis.reshape(len(self.basis), -1, 3)[:, lim.anchors].reshape(
+                    len(self.basis), -1))
+        #: per frame, the share of the asked lip motion the face could not give (0: none)
+        self.saturation = np.zeros(self.count, np.float32)
+        # point by point: what the limits read of the shaped motion (α = 1), kept so that an
+        # α change only multiplies them (see lip_measures)
+        self._shaped_measures: np.ndarray | None = None
         self.hold = np.asarray(hold, np.float32)
         self.loudness = loudness
         self._lips_key: tuple | None = None
@@ -121,8 +143,10 @@ class Composer:
             full = True
         new_alpha = alpha_curve(alpha, words, self.count, ramp)
         if full:
-            self.shaped = apply_word_shapes(self.lips, words, self.directions, ramp)
+            self.shaped = apply_word_shapes(self.lips, words, self.directions, ramp,
+                                            self.hold)
             spans = [slice(0, self.count)]
+            self._measure_shaped(spans[0])
         else:
             spans = self._changed_spans(self._words, words, ramp)
             if spans and self.shaped is self.lips:
@@ -131,7 +155,8 @@ class Composer:
                 local = [StyledWord(w.start - span.start, w.end - span.start, w.style)
                          for w in words]
                 self.shaped[span] = apply_word_shapes(self.lips[span], local, self.directions,
-                                                      ramp)
+                                                      ramp, self.hold[span])
+                self._measure_shaped(span)
             diff = np.flatnonzero(new_alpha != self.alpha)
             if len(diff):
                 spans.append(slice(int(diff[0]), int(diff[-1]) + 1))
@@ -144,6 +169,13 @@ class Composer:
             self._write_lips(span)
         return self.edited_lips
 
+    def _measure_shaped(self, span: slice) -> None:
+        if self.limits is None or self.basis is not None:
+            return
+        if self._shaped_measures is None:
+            self._shaped_measures = np.zeros((self.count, 5), np.float32)
+        self._shaped_measures[span] = lip_measures(self.shaped[span], self.limits)
+
     def _write_lips(self, span: slice) -> None:
         """edited = base + α · shaped (+ emotion) over ``span``'s frames."""
         if self.basis is not None:
@@ -153,13 +185,32 @@ class Composer:
                 span = slice(b, min(b + BLOCK, self.count))
                 coeffs = self.shaped[span, :, 0] * self.alpha[span, None]
                 out = self.edited_lips[span]
+                plan = None
+                if self.limits is not None:
+                    m = np.zeros((len(coeffs), 5), np.float32)
+                    m[:, :4] = coeffs @ self._measures
+                    if self._anchor_rows is not None:
+                        a = (coeffs @ self._anchor_rows).reshape(len(coeffs), -1, 3)
+                        m[:, 4] = np.sqrt(np.einsum("tkc,tkc->tk", a, a).max(axis=1))
+                    plan = lip_plan(m, self.limits)
+                    self.saturation[span] = plan.saturation
+                    if (plan.factor < 1).any():
+                        coeffs = coeffs * plan.factor[:, None]
                 np.matmul(coeffs, self.basis, out=out.reshape(len(coeffs), -1))
+                if plan is not None:  # the factor is in the coefficients already
+                    apply_plan(out, LipPlan(np.ones_like(plan.factor), plan.lift, plan.drop),
+                               self.limits)
                 out += self.base_lips[span]
                 if self.emotion_lips is not None:
                     out += self.emotion_lips[span]
             return
         out = self.edited_lips[span]
         np.multiply(self.shaped[span], self.alpha[span, None, None], out=out)
+        if self.limits is not None:
+            # α ≥ 0 scales every measure of a frame alike
+            plan = lip_plan(self._shaped_measures[span] * self.alpha[span, None], self.limits)
+            self.saturation[span] = plan.saturation
+            apply_plan(out, plan, self.limits)
         out += self.base_lips[span]
         if self.emotion_lips is not None:
             out += self.emotion_lips[span]

@@ -8,6 +8,8 @@ hard index set, which would tear the mesh between moving and still points.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from core.keypoints.regions import RegionSet
@@ -61,12 +63,26 @@ def close_lips(target: np.ndarray, canonical: np.ndarray, regions: RegionSet) ->
     excess = float(inner_gap(canonical + t, regions) - inner_gap(canonical, regions))
     if excess > 0:
         t[:, 1] -= excess * below_mouth_weight(canonical, regions)
-    # a residual from the band weights: pull both inner lips to meet exactly
-    lm = regions.landmarks
-    rest = float(inner_gap(canonical + t, regions) - inner_gap(canonical, regions))
-    if rest > 0:
-        t[lm["lower_lip_inner"], 1] -= rest
+    # a residual from the band weights: the lips meet along the whole mouth, not only at its
+    # middle (closing one point alone left a W-shaped notch that α then widened)
+    facing = facing_lips(canonical, regions)
+    up, low = facing[:, 0], facing[:, 1]
+    k = np.asarray(canonical, np.float32)
+    rest = (k + t)[low, 1] - (k + t)[up, 1] - (k[low, 1] - k[up, 1])
+    t[low, 1] -= np.maximum(rest, 0.0)
     return t
+
+
+def facing_lips(canonical: np.ndarray, regions: RegionSet) -> np.ndarray:
+    """(M, 2) inner-lip points facing each other across the mouth, (upper, lower): the
+    ring's two sides between its corners, paired from one corner to the other."""
+    inner = np.asarray(regions["lips_inner"])
+    n = len(inner)
+    first, second = inner[1 : n // 2], inner[n // 2 + 1 :][::-1]
+    y = np.asarray(canonical)[:, 1]
+    if y[first].mean() > y[second].mean():  # image y grows towards the chin
+        first, second = second, first
+    return np.stack([first, second], axis=1).astype(np.int64)
 
 
 def _lip_gap_profile(shape: np.ndarray, regions: RegionSet) -> tuple[np.ndarray, np.ndarray]:
@@ -118,3 +134,228 @@ def closed_rest(canonical: np.ndarray, regions: RegionSet, tolerance: float = 0.
     above = (1 - below) * u * u * (3 - 2 * u) * lower_face_weight(k, regions)
     out[:, 1] = (-0.6 * lower_move * below + 0.4 * g * above).astype(np.float32)
     return out
+
+
+# --- how far the lips and the jaw can go ---------------------------------------------------
+
+#: the widest inner-lip gap a face gives, in mouth widths (a shout; speech stays under 0.5)
+MAX_GAP = 0.7
+#: the largest change of the corner-to-corner width, in mouth widths (a broad smile, an "oo")
+MAX_WIDTH = 0.35
+#: the farthest any lip landmark or point of the jaw line travels, in mouth widths
+MAX_MOVE = 0.8
+#: how much thicker the lower lip may grow, as a share of its rest thickness
+MAX_THICK = 0.5
+#: share of the limit that passes untouched; above it the motion bends smoothly to the limit
+KNEE = 0.6
+#: share of the rest distance from the lower lip to the chin that the lip may close in on the
+#: chin before the jaw has to follow (the flesh between them squeezes only so far)
+SLACK = 0.2
+
+
+@dataclass(frozen=True)
+class LipLimits:
+    """What the face can give, as linear measures of a lip deformation ΔE (N, 3).
+
+    ``gap``, ``width`` and ``closing`` are (N, 3) vectors: ⟨ΔE, gap⟩ is the change of the
+    inner-lip gap, ⟨ΔE, width⟩ of the corner-to-corner width, ⟨ΔE, closing⟩ how much nearer
+    the lower lip comes to the chin. ``jaw`` (N, 3) is how the jaw drops: nothing at the
+    inner lower lip, fully at the chin and below, so adding it to ΔE moves the chin without
+    changing the opening. Limits are in canonical units.
+    """
+
+    gap: np.ndarray
+    width: np.ndarray
+    closing: np.ndarray
+    jaw: np.ndarray
+    max_gap: float
+    max_width: float
+    slack: float
+    knee: float = KNEE
+    #: points whose travel is bounded by ``max_move`` (the lips' landmarks and the jaw
+    #: line): loudness can swell the lips and jaw without opening the mouth at all
+    anchors: np.ndarray | None = None
+    max_move: float = np.inf
+    #: ⟨ΔE, thick⟩: how much thicker the lower lip grows (outer minus inner lip line), and
+    #: ``lip_body`` (N, 3), how the lower lip and all below it move as one: a thickening
+    #: beyond ``max_thick`` lifts them back (the lip rides on the jaw, it does not swell)
+    thick: np.ndarray | None = None
+    lip_body: np.ndarray | None = None
+    max_thick: float = np.inf
+
+    def on(self, points: np.ndarray) -> LipLimits:
+        """The same limits over a subset of the keypoints (all the measured ones in it)."""
+        p = np.asarray(points)
+        anchors = self.anchors
+        if anchors is not None:
+            where = {int(k): i for i, k in enumerate(p)}
+            anchors = np.array([where[int(a)] for a in anchors if int(a) in where], np.int64)
+        return replace(self, gap=self.gap[p], width=self.width[p], closing=self.closing[p],
+                       jaw=self.jaw[p], anchors=anchors,
+                       thick=None if self.thick is None else self.thick[p],
+                       lip_body=None if self.lip_body is None else self.lip_body[p])
+
+
+def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
+    """The :class:`LipLimits` of a face, from its neutral K_c (N, 3)."""
+    k = np.asarray(canonical, np.float64)
+    lm = regions.landmarks
+    n = len(k)
+    width = mouth_width(k, regions)
+    up, low, chin = lm["upper_lip_inner"], lm["lower_lip_inner"], lm["chin"]
+    left, right = lm["mouth_left"], lm["mouth_right"]
+    gap, wide, closing = (np.zeros((n, 3), np.float32) for _ in range(3))
+    gap[low, 1], gap[up, 1] = 1.0, -1.0
+    sign = 1.0 if k[left, 0] >= k[right, 0] else -1.0
+    wide[left, 0], wide[right, 0] = sign, -sign
+    closing[low, 1], closing[chin, 1] = 1.0, -1.0
+    depth = max(k[chin, 1] - k[low, 1], 1e-6)
+    u = np.clip((k[:, 1] - k[low, 1]) / depth, 0.0, 1.0)
+    jaw = np.zeros((n, 3), np.float32)
+    jaw[:, 1] = u * u * (3 - 2 * u) * lower_face_weight(k, regions)
+    jaw[low] = 0.0
+    weight = lower_face_weight(k, regions)
+    oval = np.asarray(regions["face_oval"])
+    outer = np.asarray(regions["lips_outer"])
+    mid = outer[np.argsort(np.abs(k[outer, 0] - k[low, 0]))[:2]]  # outer lips' middles
+    jaw_line = oval[(weight[oval] > 0.5) & (k[oval, 1] > k[low, 1])]
+    # the lips' landmarks and the jaw line below them: a dozen points bound the reach
+    anchors = np.unique(np.concatenate([[up, low, chin, left, right], mid,
+                                        jaw_line[::2]])).astype(np.int64)
+    below = outer[k[outer, 1] > k[low, 1]]
+    low_out = int(below[np.argmin(np.abs(k[below, 0] - k[low, 0]))])
+    thickness = max(k[low_out, 1] - k[low, 1], 1e-6)
+    thick = np.zeros((n, 3), np.float32)
+    thick[low_out, 1], thick[low, 1] = 1.0, -1.0
+    v = np.clip((k[:, 1] - k[low, 1]) / thickness, 0.0, 1.0)
+    body = np.zeros((n, 3), np.float32)
+    body[:, 1] = v * v * (3 - 2 * v) * weight
+    body[low] = 0.0
+    return LipLimits(gap, wide, closing, jaw, MAX_GAP * width, MAX_WIDTH * width,
+                     SLACK * depth, anchors=anchors, max_move=MAX_MOVE * width,
+                     thick=thick, lip_body=body, max_thick=MAX_THICK * thickness)
+
+
+def soft_limit(ratio: np.ndarray, knee: float = KNEE) -> np.ndarray:
+    """Per-frame factor in (0, 1] that bends ``ratio`` (asked / limit, ≥ 0) smoothly to at
+    most 1: 1 up to ``knee``, then knee + (1 − knee)·tanh(…), which meets the identity with
+    the same slope and never reaches the limit. Monotone: asking more still gives more."""
+    r = np.asarray(ratio, np.float64)
+    out = np.ones(r.shape, np.float32)
+    over = r > knee
+    if over.any():
+        span = 1.0 - knee
+        given = knee + span * np.tanh((r[over] - knee) / span)
+        out[over] = (given / r[over]).astype(np.float32)
+    return out
+
+
+def limit_factor(gap: np.ndarray, width: np.ndarray, limits: LipLimits,
+                 move: np.ndarray | None = None) -> np.ndarray:
+    """(T,) factor scaling each frame's lip motion so its opening, its width and (given
+    ``move``, the farthest travel of an anchor) its reach stay inside what the face gives
+    (1 on every frame that asks for less than the knee)."""
+    ratio = np.maximum(np.maximum(np.asarray(gap, np.float64), 0.0) / limits.max_gap,
+                       np.abs(np.asarray(width, np.float64)) / limits.max_width)
+    if move is not None:
+        ratio = np.maximum(ratio, np.asarray(move, np.float64) / limits.max_move)
+    return soft_limit(ratio, limits.knee)
+
+
+def farthest_move(lips: np.ndarray, limits: LipLimits) -> np.ndarray | None:
+    """(T,) the longest travel of the limits' anchors in each frame (None without them)."""
+    if limits.anchors is None or not len(limits.anchors):
+        return None
+    a = np.asarray(lips)[:, limits.anchors]
+    return np.sqrt(np.einsum("tkc,tkc->tk", a, a).max(axis=1))
+
+
+def swelling(thick: np.ndarray, limits: LipLimits) -> np.ndarray | None:
+    """(T,) how far the lower lip's body must rise so it grows no thicker than allowed
+    (None when the limits have no lip body)."""
+    if limits.thick is None or limits.lip_body is None:
+        return None
+    return np.maximum(np.asarray(thick, np.float32) - np.float32(limits.max_thick), 0.0)
+
+
+def jaw_follow(closing: np.ndarray, limits: LipLimits) -> np.ndarray:
+    """(T,) how far the jaw must drop (along ``limits.jaw``) so the lower lip never comes
+    nearer the chin than the slack allows: 0 in ordinary speech."""
+    return np.maximum(np.asarray(closing, np.float32) - np.float32(limits.slack), 0.0)
+
+
+def measure(lips: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """(T,) ⟨ΔE_t, vector⟩ for lip motion (T, N, 3): a limit's measure touches two points,
+    so only those are read."""
+    i, k = np.nonzero(vector)
+    return (np.asarray(lips)[:, i, k] * vector[i, k]).sum(axis=1)
+
+
+def lip_measures(lips: np.ndarray, limits: LipLimits) -> np.ndarray:
+    """(T, 5) what the limits read of each frame of a lip term: gap, width, closing and
+    thickening (linear in it) and the farthest travel of an anchor (homogeneous): scaling a
+    frame by α scales all five, so a caller may keep them and multiply."""
+    zero = np.zeros(len(lips), np.float32)
+    move = farthest_move(lips, limits)
+    return np.stack([
+        measure(lips, limits.gap), measure(lips, limits.width),
+        measure(lips, limits.closing),
+        zero if limits.thick is None else measure(lips, limits.thick),
+        zero if move is None else move], axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LipPlan:
+    """Per frame (T,): the factor on the lip term, how far the lower lip's body rises and
+    how far the jaw drops; ``saturation`` is 1 − factor."""
+
+    factor: np.ndarray
+    lift: np.ndarray | None
+    drop: np.ndarray
+
+    @property
+    def saturation(self) -> np.ndarray:
+        return 1.0 - self.factor
+
+
+def lip_plan(measures: np.ndarray, limits: LipLimits) -> LipPlan:
+    """The :class:`LipPlan` of frames whose lip term reads ``measures`` (T, 5)."""
+    m = np.asarray(measures, np.float32)
+    has_move = limits.anchors is not None and len(limits.anchors) > 0
+    factor = limit_factor(m[:, 0], m[:, 1], limits, m[:, 4] if has_move else None)
+    closing = m[:, 2] * factor
+    lift = None
+    if limits.thick is not None and limits.lip_body is not None:
+        lift = swelling(m[:, 3] * factor, limits)
+        # the body's rise takes the chin up with the lip: the lip closes in on it less
+        closing = closing - lift * np.float32((limits.closing * limits.lip_body).sum())
+    return LipPlan(factor, lift, jaw_follow(closing, limits))
+
+
+def apply_plan(lips: np.ndarray, plan: LipPlan, limits: LipLimits) -> None:
+    """Scale, lift and drop a lip term (T, N, 3) in place as ``plan`` says; frames it
+    leaves alone (under the knee, the lip clear of the chin) are not written."""
+    over = np.flatnonzero(plan.factor < 1)
+    if len(over):
+        lips[over] *= plan.factor[over, None, None]
+    if plan.lift is not None:
+        rows = np.flatnonzero(plan.lift > 0)
+        if len(rows):
+            lips[rows] -= plan.lift[rows, None, None] * limits.lip_body[None]
+    rows = np.flatnonzero(plan.drop > 0)
+    if len(rows):
+        lips[rows] += plan.drop[rows, None, None] * limits.jaw[None]
+
+
+def hold_lips(lips: np.ndarray, limits: LipLimits) -> np.ndarray:
+    """Hold the lip term α·ΔE (T, N, 3) inside the face, in place; returns the per-frame
+    saturation (T,): 0 where the motion passed untouched, up to 1 for the share withheld."""
+    plan = lip_plan(lip_measures(lips, limits), limits)
+    apply_plan(lips, plan, limits)
+    return plan.saturation
+
+
+def limit_lips(lips: np.ndarray, limits: LipLimits) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hold_lips` on a copy: (the held lip term, the per-frame saturation)."""
+    out = np.array(lips, np.float32, copy=True)
+    return out, hold_lips(out, limits)

@@ -93,14 +93,20 @@ def word_window(start: float, end: float, ramp: float, count: int
 
 
 def apply_word_shapes(lips: np.ndarray, words: Sequence[StyledWord],
-                      directions: dict[str, np.ndarray], ramp: float) -> np.ndarray:
-    """ΔE with every word's open/wide/round scales applied (a copy when anything changes)."""
+                      directions: dict[str, np.ndarray], ramp: float,
+                      hold: np.ndarray | None = None) -> np.ndarray:
+    """ΔE with every word's open/wide/round scales applied (a copy when anything changes).
+
+    ``hold`` (T,) marks the driver's forced closures (p/b/m): a word's style reshapes its
+    vowels, never reopens its bilabials, so it fades out on them."""
     shaped = [w for w in words if w.style.shapes]
     if not shaped:
         return lips
     out = np.array(lips, copy=True)
     for w in shaped:
         span, c = word_window(w.start, w.end, ramp, len(lips))
+        if hold is not None:
+            c = c * (1.0 - np.asarray(hold[span], np.float32))
         seg = lips[span]
         add = np.zeros_like(seg)
         for d, v in directions.items():

@@ -26,6 +26,7 @@ from core.render.mesh import polygon_mask
 PATCH_W, PATCH_H = 96, 84
 X_LEFT, Y_TOP = -1.25, -0.95
 PPU = PATCH_W / (2 * -X_LEFT)  # patch pixels per mouth half-width
+TONGUE = np.array([0.62, 0.36, 0.36], np.float32)  # the tongue's colour, as a share of the lips'
 
 
 # --- the normalised mouth frame ------------------------------------------------------------
@@ -366,6 +367,10 @@ def shaded_cavity(
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
     depth = np.clip(depth / max(depth.max(), 1.0), 0, 1) ** 0.6
     layer = lip[None, None] * (0.55 - 0.42 * depth)[..., None]
+    # a wide opening shows the tongue lying behind the lower teeth, not a black hole
+    tongue = _tongue_mask(dst_inner, box)
+    if tongue is not None:
+        layer = layer + (lip * TONGUE - layer) * (0.9 * tongue)[..., None]
 
     if src_frame is not None and src_inner is not None:
         teeth, tmask = _moved_teeth(src_frame, np.asarray(src_inner)[:, :2], dst_inner, box, lip)
@@ -374,6 +379,28 @@ def shaded_cavity(
 
     alpha = _feather(inside, 0.05 * width) * weight
     _blend(frame_out, box, layer.astype(np.float32), alpha)
+
+
+def _tongue_mask(inner: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    """(H, W) 0..1 over ``box``: a soft ellipse in the lower part of the opening, where the
+    tongue shows; None while the mouth is too little open for one to be seen."""
+    x0, y0, x1, y1 = box
+    centre, axis = mouth_axis(inner)
+    half = abs(axis)
+    if half < 1e-6:
+        return None
+    up, low = _sides(inner)
+    up_n, low_n = (_complex(up) - centre) / axis, (_complex(low) - centre) / axis
+    bottom = float(_interp_side(low_n, np.array([0.0]))[0])
+    top = float(_interp_side(up_n, np.array([0.0]))[0])
+    height = bottom - top  # in half-widths, the opening's height at its middle
+    if height < 0.5:
+        return None
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    z = ((xs + 0.5) + 1j * (ys + 0.5) - centre) / axis
+    r = (z.real / 0.65) ** 2 + ((z.imag - (bottom - 0.2 * height)) / (0.32 * height)) ** 2
+    grow = np.clip((height - 0.5) / 0.4, 0.0, 1.0)  # fades in as the mouth opens
+    return (np.clip(1.0 - r, 0.0, 1.0) ** 0.5 * grow).astype(np.float32)
 
 
 def _moved_teeth(
