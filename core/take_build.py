@@ -223,13 +223,18 @@ def apply_project_edits(take: DubTake, project: Any) -> None:
     """Put a project's controls, word edits and emotion clips on a take, then re-compose."""
     take.ramp_ms = float(project.settings["word_ramp_ms"])
     apply_edits(take, project.words, project.emotion_clips, project.cache_dir,
-                options_from_settings(project.settings))
+                options_from_settings(project.settings), getattr(project, "phones", None))
 
 
 def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
                 emotion_clips: list[dict[str, Any]], cache_root: Path,
-                options: DubOptions | None = None) -> None:
-    """Word edits (by word index) and emotion clips, as stored in a project, on a take."""
+                options: DubOptions | None = None,
+                phones: dict[int, dict[str, Any]] | None = None) -> None:
+    """Word edits (by word index), phone edits (by phone index) and emotion clips, as
+    stored in a project, on a take."""
+    from core.project.commands import phone_edits
+
+    take.set_phone_edits(phone_edits(phones or {}))
     styles, timing = {}, {}
     for i, entry in words.items():
         fields = {k: entry[k] for k in ("open", "wide", "round", "alpha", "silent") if k in entry}

@@ -134,6 +134,98 @@ class SetWordTiming(Command):
         return self.timing == self.old
 
 
+class SetPhones(Command):
+    """Set (None: clear) the edits of some phones; a retime's drag merges into one step."""
+
+    def __init__(self, edits: dict[int, dict[str, Any] | None], text: str = "Edit phone"
+                 ) -> None:
+        if not edits:
+            raise ValueError("SetPhones needs at least one phone")
+        self.edits = {int(i): (None if e is None else dict(e)) for i, e in edits.items()}
+        self.old: dict[int, dict[str, Any] | None] = {}
+        self.text = text
+
+    def do(self, project: Project) -> None:
+        self.old = project.set_phones(self.edits)
+        self.edits = {i: (None if i not in project.phones else dict(project.phones[i]))
+                      for i in self.edits}
+
+    def undo(self, project: Project) -> None:
+        project.set_phones(self.old)
+
+    def merge(self, other: Command) -> bool:
+        if type(other) is SetPhones and set(other.edits) == set(self.edits):
+            self.edits = other.edits
+            return True
+        return False
+
+    @property
+    def noop(self) -> bool:
+        return self.edits == self.old
+
+
+def retime_phone(alignment: Any, phones: dict[int, dict[str, Any]], index: int,
+                 at: float) -> SetPhones:
+    """The command that moves the boundary after phone ``index`` (of the dub's aligner
+    ``alignment``, with the project's phone edits ``phones``) to ``at`` seconds: the phone
+    and the next change together, clamped so neither gets too short."""
+    from core.motion.phones import edited_alignment, move_boundary
+
+    edited = edited_alignment(alignment, phone_edits(phones))
+    moved = move_boundary(edited.phones, index, at)
+    out: dict[int, dict[str, Any] | None] = {}
+    for i, e in moved.items():
+        entry = dict(phones.get(i, {}))
+        entry.update(start=round(float(e.start), 4), end=round(float(e.end), 4))
+        out[i] = entry
+    return SetPhones(out, "Retime phone")
+
+
+def set_phone_viseme(phones: dict[int, dict[str, Any]], index: int,
+                     viseme: str | None) -> SetPhones:
+    """The command that gives phone ``index`` the mouth of ``viseme`` (None: its own)."""
+    entry = dict(phones.get(index, {}))
+    entry.pop("viseme", None)
+    if viseme is not None:
+        entry["viseme"] = viseme
+    return SetPhones({index: entry or None}, "Set phone viseme")
+
+
+def phone_edits(phones: dict[int, dict[str, Any]]) -> dict[int, Any]:
+    """A project's phone edits as :class:`~core.motion.phones.PhoneEdit` by phone index."""
+    from core.motion.phones import PhoneEdit
+
+    return {int(i): PhoneEdit(e.get("start"), e.get("end"), e.get("viseme"))
+            for i, e in phones.items() if e}
+
+
+class SetMarkers(Command):
+    """Replace the timeline's markers (add or remove one)."""
+
+    def __init__(self, markers: Iterable[float], text: str = "Markers") -> None:
+        self.markers = sorted(float(t) for t in markers)
+        self.old: list[float] = []
+        self.text = text
+
+    def do(self, project: Project) -> None:
+        self.old = project.set_markers(self.markers)
+
+    def undo(self, project: Project) -> None:
+        project.set_markers(self.old)
+
+
+def add_marker(project: Project, t: float) -> SetMarkers:
+    return SetMarkers([*project.markers, round(max(0.0, float(t)), 3)], "Add marker")
+
+
+def remove_marker(project: Project, t: float) -> SetMarkers | None:
+    """Remove the marker nearest ``t`` (None when there is none)."""
+    if not project.markers:
+        return None
+    near = min(project.markers, key=lambda m: abs(m - t))
+    return SetMarkers([m for m in project.markers if m != near], "Remove marker")
+
+
 class AddEmotionClip(Command):
     """Add an emotion clip; an ``id`` is made up when the clip has none."""
 

@@ -8,6 +8,7 @@ what those commands call.
 Events (``callback(name, payload)``): ``setting_changed`` {key, value, old},
 ``word_changed`` {indices, field, value}, ``word_timing_changed`` {index, timing},
 ``emotion_clips_changed`` {action: added|removed|changed, id}, ``media_changed`` {role, ref},
+``phones_changed`` {indices}, ``markers_changed`` {markers},
 ``warning`` {message}, ``dirty_changed`` {dirty}, ``saved`` {path}, ``folder_changed``
 {folder}.
 """
@@ -86,6 +87,10 @@ class Project:
         self.settings: dict[str, Any] = state.get("settings") or schema.default_settings()
         self.words: dict[int, dict[str, Any]] = state.get("words", {})
         self.emotion_clips: list[dict[str, Any]] = state.get("emotion_clips", [])
+        #: Phone edits by index in the dub alignment's phone list: start/end and/or viseme.
+        self.phones: dict[int, dict[str, Any]] = state.get("phones", {})
+        #: Marker times (seconds), sorted.
+        self.markers: list[float] = state.get("markers", [])
         #: Media that could not be found, by role; resolve each with :meth:`relink`.
         self.missing: dict[str, MediaRef] = {}
         #: One-line notes for the user about what happened on open (migrations, moved files).
@@ -215,7 +220,8 @@ class Project:
     def _state(self) -> dict[str, Any]:
         return {"source": self.source, "dub": self.dub, "transcript": self.transcript,
                 "settings": self.settings, "words": self.words,
-                "emotion_clips": self.emotion_clips}
+                "emotion_clips": self.emotion_clips, "phones": self.phones,
+                "markers": self.markers}
 
     def save(self) -> None:
         """Write ``project.json`` atomically and drop the autosave it supersedes."""
@@ -376,6 +382,37 @@ class Project:
             del self.words[index]
         self._changed("word_timing_changed", index=index,
                       timing=None if fixed is None else (fixed["start"], fixed["end"]))
+        return old
+
+    # --- phones and markers -----------------------------------------------------------------
+
+    def set_phones(self, edits: dict[int, dict[str, Any] | None]
+                   ) -> dict[int, dict[str, Any] | None]:
+        """Set (or, with None, clear) the edits of some phones at once (a retime moves two);
+        returns their old edits, for undo. Checked before anything changes."""
+        try:
+            checked = {int(schema.word_index(i, f"phones.{i}", "phone")):
+                       None if e is None else schema.check_phone(e, f"phones.{i}")
+                       for i, e in edits.items()}
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        old = {i: (dict(self.phones[i]) if i in self.phones else None) for i in checked}
+        for i, e in checked.items():
+            if e is None:
+                self.phones.pop(i, None)
+            else:
+                self.phones[i] = e
+        self._changed("phones_changed", indices=sorted(checked))
+        return old
+
+    def set_markers(self, markers: list[float]) -> list[float]:
+        """Replace the markers; returns the old ones."""
+        try:
+            checked = schema.check_markers(list(markers))
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        old, self.markers = self.markers, checked
+        self._changed("markers_changed", markers=list(checked))
         return old
 
     # --- emotion clips ----------------------------------------------------------------------

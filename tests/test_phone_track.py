@@ -1,0 +1,84 @@
+"""The phone track in the project: a retimed or re-visemed phone is one undoable command,
+saved and reopened, and the take's lips follow it; markers are saved with the project."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.errors import ProjectError
+from core.project.commands import (
+    SetPhones,
+    add_marker,
+    remove_marker,
+    retime_phone,
+    set_phone_viseme,
+)
+from core.project.history import History
+from core.project.project import Project
+from core.session import EditSession
+
+
+def test_phone_edits_are_checked_saved_and_reopened(portrait_project, tmp_path):
+    project = Project.open(portrait_project)
+    history = History(project)
+    history.push(SetPhones({3: {"start": 0.5, "end": 0.6}, 4: {"viseme": "PP"}}))
+    assert project.phones == {3: {"start": 0.5, "end": 0.6}, 4: {"viseme": "PP"}}
+    history.push(add_marker(project, 1.25))
+    history.push(add_marker(project, 0.5))
+    assert project.markers == [0.5, 1.25]
+    copy = tmp_path / "copy"
+    project.save_as(copy)
+    doc = json.loads((copy / "project.json").read_text())
+    assert doc["phones"] == {"3": {"start": 0.5, "end": 0.6}, "4": {"viseme": "PP"}}
+    again = Project.open(copy)
+    assert again.phones == project.phones and again.markers == [0.5, 1.25]
+    history.push(remove_marker(project, 1.2))
+    assert project.markers == [0.5]
+    history.undo()
+    history.undo()
+    history.undo()
+    history.undo()
+    assert project.phones == {} and project.markers == []
+    # bad input: one line naming the phone, nothing changed
+    for bad in ({2: {"viseme": "XX"}}, {2: {"start": 0.4}}, {2: {"start": 0.5, "end": 0.4}}):
+        with pytest.raises(ProjectError) as err:
+            project.set_phones(bad)
+        assert "phones.2" in str(err.value) and "\n" not in str(err.value)
+    assert project.phones == {}
+    doc = json.loads((copy / "project.json").read_text())
+    doc["phones"] = {"x": {"viseme": "PP"}}
+    (copy / "project.json").write_text(json.dumps(doc))
+    with pytest.raises(ProjectError, match="phones.'?x'?.*not a phone index"):
+        Project.open(copy)
+
+
+def test_retime_and_reviseme_change_the_lips_and_undo_restores_them(portrait_project):
+    session = EditSession.open(portrait_project)
+    take = session.open_take()
+    al = take.original_alignment
+    before = take.compose().copy()
+    # the boundary between two speech phones, one drag: one undo step
+    i = next(k for k in range(len(al.phones) - 1)
+             if al.phones[k].label != "SIL" and al.phones[k + 1].label != "SIL")
+    mid = al.phones[i].end
+    for at in (mid + 0.01, mid + 0.03, mid + 0.05):
+        session.edit(retime_phone(al, session.project.phones, i, at), ("phone", i, 1))
+    assert session.history.can_undo
+    session.sync_take()
+    assert take.dub_alignment.phones[i].end == pytest.approx(
+        min(mid + 0.05, al.phones[i + 1].end - 0.02), abs=1e-3)
+    assert take.original_alignment.phones[i].end == pytest.approx(mid)
+    session.edit(set_phone_viseme(session.project.phones, i, "O"))
+    session.sync_take()
+    assert take.dub_alignment.phones[i].viseme == "O"
+    assert not np.allclose(take.edited, before)
+    session.undo()
+    session.undo()
+    session.sync_take()
+    assert session.project.phones == {}
+    assert take.dub_alignment.phones[i].end == pytest.approx(mid)
+    assert np.allclose(take.edited, before, atol=1e-6)
+    session.close()
