@@ -18,6 +18,7 @@ from core.project.commands import (
     SetWordStyle,
     SetWordTiming,
 )
+from studio.phonetrack import PhoneTrackBindings
 from studio.workers import Job
 
 
@@ -44,6 +45,7 @@ class EditBindings(QObject):
             lambda i, s, e, token: self.push(SetWordTiming(i, s, e), ("timing", i, token)))
         t.clip_dragged.connect(lambda cid, fields, token: self.push(
             ChangeEmotionClip(cid, **fields), ("clip-drag", cid, tuple(sorted(fields)), token)))
+        self.phone_track = PhoneTrackBindings(self)
 
     @property
     def project(self) -> Any:
@@ -188,6 +190,7 @@ class EditBindings(QObject):
     def fill_words(self) -> None:
         """The timeline's words, with their timing fixes and which are edited."""
         take = self.session.take
+        self.phone_track.fill()
         if take is None or take.dub_alignment is None or self.project is None:
             self.window.timeline.set_words([], {}, set())
             return

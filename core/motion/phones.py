@@ -16,9 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from core.align import Alignment
 from core.align.result import Phone, Word
 from core.motion.visemes import VISEME_CLASSES, viseme_of
+
+__all__ = ["MIN_PHONE", "VISEME_CLASSES", "PhoneEdit", "boundary_limits", "edited_alignment",
+           "move_boundary", "phone_viseme", "viseme_mouth"]
 
 MIN_PHONE = 0.02  # seconds: shorter than one frame at 50 fps, longer than nothing
 
@@ -106,3 +111,23 @@ def _follow(word: Word, before: list[Phone], after: list[Phone]) -> Word:
         return replace(word, phones=[replace(p) for p in word.phones])
     mine = [replace(after[i]) for i in inside]
     return replace(word, start=mine[0].start, end=mine[-1].end, phones=mine)
+
+
+def _round(points: np.ndarray) -> np.ndarray:
+    """Points (x, y) ordered round their centre: an outline to draw."""
+    c = points.mean(0)
+    return points[np.argsort(np.arctan2(points[:, 1] - c[1], points[:, 0] - c[0]))]
+
+
+def viseme_mouth(library: object, canonical: np.ndarray, regions: object, viseme: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The outer and inner lip outlines (x, y, in the face's canonical units, y down as in
+    a picture) of the mouth a viseme class takes on this speaker: its library target on the
+    neutral face. What the phone track's viseme menu draws, so the user picks a shape."""
+    target = getattr(library, "targets", {}).get(viseme)
+    points = np.asarray(canonical, np.float32)[:, :2].copy()
+    if target is not None:
+        points = points + np.asarray(target, np.float32)[:, :2]
+    outer = _round(points[regions["lips_outer"]])
+    inner = _round(points[regions["lips_inner"]])
+    return outer, inner

@@ -1,0 +1,178 @@
+"""The phone track and the timeline's conventions in the window, offscreen with real mouse
+events: a phone boundary dragged is one undo step and is saved; a viseme picked from the
+menu of drawn mouths changes the phone; drags snap; markers are saved; zoom-to-fit shows
+the whole take and the scrollbar scrolls it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.motion.phones import phone_viseme
+from tests.studio_window import (
+    ANALYSIS_TIMEOUT_MS,
+    SAMPLES,
+    SPEECH,
+    TEXT,
+    QApplication,
+    QPoint,
+    QPointF,
+    Qt,
+    drop,
+    studio_env,
+    studio_window,
+)
+
+LEFT = Qt.MouseButton.LeftButton
+NONE = Qt.KeyboardModifier.NoModifier
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    yield from studio_env(tmp_path_factory, "phones")
+
+
+@pytest.fixture(scope="module")
+def window(qapp, env):
+    yield from studio_window(env)
+
+
+@pytest.fixture
+def ready(qtbot, window):
+    if window.project is None:
+        drop(window, [SAMPLES / "portrait.jpg"])
+        drop(window, [SPEECH, TEXT])
+    qtbot.waitUntil(lambda: window.take is not None and window.job is None,
+                    timeout=ANALYSIS_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: bool(window.timeline.phone_blocks), timeout=20_000)
+    window.timeline.zoom_to_fit()
+    QApplication.processEvents()
+    return window
+
+
+def _speech_boundary(tl) -> int:
+    """A boundary between two phones of speech, wide enough on screen to grab."""
+    phones = tl.phones
+    return max((i for i in range(len(phones) - 1)
+                if phones[i].label != "SIL" and phones[i + 1].label != "SIL"),
+               key=lambda i: min(phones[i].end - phones[i].start,
+                                 phones[i + 1].end - phones[i + 1].start))
+
+
+def _drag(qtbot, tl, start: QPoint, to: QPoint) -> None:
+    vp = tl.viewport()
+    qtbot.mousePress(vp, LEFT, NONE, start)
+    for k in range(1, 5):
+        p = start + (to - start) * (k / 4)
+        qtbot.mouseMove(vp, p)
+    qtbot.mouseRelease(vp, LEFT, NONE, to)
+
+
+def test_a_phone_boundary_drag_is_one_undo_step_saved_and_reopened(qtbot, ready):
+    win, tl = ready, ready.timeline
+    tl.snapping = False
+    i = _speech_boundary(tl)
+    old = tl.phones[i].end
+    start = tl.phone_edge(i)
+    assert tl.hit(QPointF(start)) == ("phone-edge", i)
+    limit = tl.phones[i + 1].end
+    target = tl.view_point(old + (limit - old) * 0.5, -1.5)
+    steps = win.session.history._index
+    _drag(qtbot, tl, start, target)
+    moved = win.project.phones[i]["end"]
+    assert old < moved < limit
+    assert win.project.phones[i + 1]["start"] == pytest.approx(moved)
+    assert win.session.history._index == steps + 1  # one undo step for the whole drag
+    assert tl.phones[i].end == pytest.approx(moved)  # the row redrawn
+    assert i in tl.edited_phones
+    win.session.save()
+    doc = json.loads(win.project.json_path.read_text())
+    assert doc["phones"][str(i)]["end"] == pytest.approx(moved)
+    from core.project.project import Project
+
+    assert Project.open(win.project.folder).phones[i]["end"] == pytest.approx(moved)
+    win.session.undo()
+    assert i not in win.project.phones
+    assert tl.phones[i].end == pytest.approx(old)
+    tl.snapping = True
+
+
+def test_a_viseme_picked_from_the_menu_of_mouths(qtbot, ready):
+    win, tl = ready, ready.timeline
+    i = _speech_boundary(tl)
+    menu = tl.context_menu(QPointF(tl.view_point(
+        (tl.phones[i].start + tl.phones[i].end) / 2, -1.5)))
+    actions = {a.text(): a for a in menu.actions()}
+    assert set(actions) >= {"PP", "aa", "O", "U", "sil"}
+    assert not actions["O"].icon().isNull()  # the mouth is drawn
+    import os
+
+    if os.environ.get("I15B_ICONS"):
+        for v in ("sil", "PP", "aa", "O", "U", "I"):
+            tl.mouth_icons[v].pixmap(40, 28).scaled(160, 112).save(f"/tmp/i15b/{v}.png")
+    actions["O"].trigger()
+    assert win.project.phones[i] == {"viseme": "O"}
+    assert tl.visemes[i] == "O"
+    qtbot.waitUntil(lambda: win.is_current(win.shown), timeout=20_000)
+    win.session.undo()
+    assert i not in win.project.phones
+    assert tl.visemes[i] == phone_viseme(win.take.original_alignment.phones[i])
+
+
+def test_drags_snap_to_the_playhead(qtbot, ready):
+    win, tl = ready, ready.timeline
+    i = _speech_boundary(tl)
+    old, limit = tl.phones[i].end, tl.phones[i + 1].end
+    playhead = old + (limit - old) * 0.6
+    tl.playhead.setValue(playhead)
+    sx = tl.getPlotItem().getViewBox().viewPixelSize()[0]
+    near = tl.view_point(playhead + 3 * sx, -1.5)  # 3 px off: within reach
+    _drag(qtbot, tl, tl.phone_edge(i), near)
+    assert win.project.phones[i]["end"] == pytest.approx(playhead, abs=1e-3)
+    win.session.undo()
+
+
+def test_markers_are_added_at_the_playhead_saved_and_undone(qtbot, ready):
+    win, tl = ready, ready.timeline
+    tl.playhead.setValue(0.75)
+    tl.add_marker()
+    tl.playhead.setValue(1.5)
+    tl.add_marker()
+    assert win.project.markers == [0.75, 1.5] == tl.markers
+    assert len(tl.marker_lines) == 2
+    win.session.save()
+    assert json.loads(win.project.json_path.read_text())["markers"] == [0.75, 1.5]
+    tl.playhead.setValue(1.4)
+    tl.remove_marker()
+    assert win.project.markers == [0.75]
+    win.session.undo()
+    assert win.project.markers == [0.75, 1.5]
+
+
+def test_zoom_to_fit_and_the_scrollbar(qtbot, ready):
+    tl = ready.timeline
+    end = tl._content_end()
+    tl.getPlotItem().setXRange(0.2, 0.2 + end / 4, padding=0)
+    QApplication.processEvents()
+    bar = tl.scrollbar
+    assert bar.isVisible() and bar.maximum() > 0
+    bar.setValue(bar.maximum())
+    lo, hi = tl.getPlotItem().getViewBox().viewRange()[0]
+    assert hi == pytest.approx(end, abs=0.05)
+    tl.zoom_to_fit()
+    lo, hi = tl.getPlotItem().getViewBox().viewRange()[0]
+    assert lo <= 0.0 and hi >= end
+    assert bar.maximum() == 0 or bar.pageStep() >= bar.maximum()
+
+
+def test_clips_are_labelled_and_a_selected_clip_differs_from_a_selected_word(qtbot, ready):
+    win, tl = ready, ready.timeline
+    win.editing._add_clip("mouth", "happy")
+    cid = tl.selected_clip
+    assert cid and "happy" in tl.clip_labels[cid].toPlainText()
+    tl.click_word(0)
+    clip_colour = tl.clip_blocks[cid].brush().color()
+    word_colour = tl.word_blocks[0].brush().color()
+    assert clip_colour != word_colour
+    win.session.undo()
