@@ -37,7 +37,8 @@ from core.project.project import Project, resolve_driver
 
 #: the project's events that change what the take draws
 EDIT_EVENTS = ("setting_changed", "word_changed", "word_timing_changed",
-               "emotion_clips_changed", "phones_changed")
+               "emotion_clips_changed", "phones_changed",
+               "alignment_changed")
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,13 @@ class Edits:
     emotion_clips: list[dict[str, Any]]
     cache_dir: Path
     phones: dict[int, dict[str, Any]]
+    alignment: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, project: Any) -> Edits:
         return cls(copy.deepcopy(project.settings), copy.deepcopy(project.words),
                    copy.deepcopy(project.emotion_clips), project.cache_dir,
-                   copy.deepcopy(project.phones))
+                   copy.deepcopy(project.phones), copy.deepcopy(project.dub_alignment()))
 
 
 class TakeHandle:
@@ -252,7 +254,7 @@ class EditSession:
             source=project.source, dub=project.dub, transcript=project.transcript,
             json_path=project.json_path, folder=project.folder, require_media=lambda: None,
             settings=edits.settings, words=edits.words, emotion_clips=edits.emotion_clips,
-            cache_dir=edits.cache_dir, phones=edits.phones)
+            cache_dir=edits.cache_dir, phones=edits.phones, alignment=edits.alignment)
 
         def work(progress: Progress | None = None,
                  cancel: Callable[[], bool] | None = None) -> OpenedTake:

@@ -129,7 +129,7 @@ class DubTake:
         self.limits = lip_limits(self.cache.canonical, self.regions)
         self.driver_name = "visemes"
         # the aligner's own alignment; dub_alignment is it with the editor's phone edits
-        self.original_alignment = self.dub_alignment
+        self.original_alignment = self.aligned = self.dub_alignment
         self.phone_edits: dict[int, Any] = {}
         # kept: the adapter corrects these, and choosing visemes again needs no recompute
         self.viseme_lips: LipMotion = VisemeDriver(self.library).motion(
@@ -237,6 +237,18 @@ class DubTake:
         self.driver_name = name
         self._composer_cache = None
         self.update()
+
+    def set_alignment(self, alignment: Alignment | None) -> None:
+        """Use the editor's corrected alignment of the dub (a retyped word), or with None
+        the aligner's own; the phone edits are applied to it anew."""
+        new = self.aligned if alignment is None else alignment
+        if new is self.original_alignment or (
+                alignment is not None and self.original_alignment is not None
+                and alignment.to_json() == self.original_alignment.to_json()):
+            return
+        self.original_alignment = new
+        edits, self.phone_edits = self.phone_edits, {None: None}  # forces a recompute
+        self.set_phone_edits(edits)
 
     def set_phone_edits(self, edits: dict[int, Any]) -> None:
         """Apply the phone track's edits (``PhoneEdit`` by phone index) to the aligner's

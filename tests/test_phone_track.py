@@ -82,3 +82,50 @@ def test_retime_and_reviseme_change_the_lips_and_undo_restores_them(portrait_pro
     assert take.dub_alignment.phones[i].end == pytest.approx(mid)
     assert np.allclose(take.edited, before, atol=1e-6)
     session.close()
+
+
+def test_retyping_a_word_replaces_the_alignment_and_shifts_later_edits(portrait_project,
+                                                                       tmp_path):
+    from core.errors import AlignError
+    from core.project.commands import SetWordStyle, retype_command
+
+    session = EditSession.open(portrait_project)
+    take = session.open_take()
+    project = session.project
+    al = take.original_alignment
+    assert len(al.words) >= 4
+    index = 5  # "went" heard as "went in": two words where there was one
+    session.edit(SetWordStyle([index + 2], "open", 1.5))
+    last = len(al.phones) - 2
+    session.edit(SetPhones({last: {"viseme": "O"}}))
+    assert al.words[index].text == "went"
+    command = retype_command(al, project.dub.hash, take.dub.samples, index, "went in",
+                             project.words, project.phones, project.cache_dir)
+    session.edit(command)
+    new = project.dub_alignment()
+    assert new is not None
+    shift = len(new["words"]) - len(al.words)
+    assert shift == 1 and [w["text"] for w in new["words"][index:index + 2]] == ["went", "in"]
+    assert project.words == {index + 2 + shift: {"open": 1.5}}
+    assert project.phones == {last + len(new["phones"]) - len(al.phones): {"viseme": "O"}}
+    session.sync_take()
+    assert len(take.original_alignment.words) == len(new["words"])
+    assert [w.text for w in take.original_alignment.words[:index]] == \
+        [w.text for w in al.words[:index]]
+    # saved and reopened
+    session.save()
+    again = Project.open(portrait_project)
+    assert again.dub_alignment()["words"] == new["words"]
+    session.undo()
+    assert project.alignment is None and project.words == {index + 2: {"open": 1.5}}
+    session.sync_take()
+    assert take.original_alignment is take.aligned
+    # bad input: one line, nothing changed
+    for bad in ("", "!!!"):
+        with pytest.raises(AlignError) as err:
+            retype_command(al, project.dub.hash, take.dub.samples, index, bad, {}, {})
+        assert "\n" not in str(err.value)
+    session.undo()
+    session.undo()
+    session.save()
+    session.close()

@@ -199,6 +199,63 @@ def phone_edits(phones: dict[int, dict[str, Any]]) -> dict[int, Any]:
             for i, e in phones.items() if e}
 
 
+class ReplaceTranscript(Command):
+    """Replace the dub's alignment (a word retyped) and renumber the word and phone edits
+    to match; undo puts all three back."""
+
+    def __init__(self, alignment: dict[str, Any], words: dict[int, dict[str, Any]],
+                 phones: dict[int, dict[str, Any]], text: str = "Retype word") -> None:
+        self.state = (alignment, words, phones)
+        self.old: tuple[Any, ...] = (None, {}, {})
+        self.text = text
+
+    def do(self, project: Project) -> None:
+        import copy
+
+        self.old = project.set_transcript_edit(*copy.deepcopy(self.state))
+
+    def undo(self, project: Project) -> None:
+        project.set_transcript_edit(*self.old)
+
+
+def retype_command(alignment: Any, dub_hash: str, samples: Any, index: int, text: str,
+                   words: dict[int, dict[str, Any]], phones: dict[int, dict[str, Any]],
+                   cache_dir: Path | None = None) -> ReplaceTranscript:
+    """Retype word ``index`` of the dub's ``alignment`` (16 kHz ``samples``) as ``text``:
+    only its neighbourhood is aligned again (seconds of work: run it off the UI thread).
+    Word edits after it move with it (a word typed as two shifts the rest by one); phone
+    edits inside the re-aligned stretch are dropped, those after it renumbered. Raises
+    AlignError (one line) when the audio there does not hold what was typed."""
+    from core.align.retype import retype_word
+    from core.errors import AlignError
+
+    if not 0 <= index < len(alignment.words):
+        raise AlignError(None, f"no word {index} to retype ({len(alignment.words)} words)")
+    new, span = retype_word(samples, alignment, index, text, cache_dir=cache_dir)
+    shift = len(span) - 1
+    moved_words = {(i if i <= index else i + shift): dict(w) for i, w in words.items()}
+    old_p, new_p = alignment.phones, new.phones
+
+    def same(a: Any, b: Any) -> bool:
+        return a.label == b.label and abs(a.start - b.start) < 1e-6 and abs(a.end - b.end) < 1e-6
+
+    head = next((k for k, (a, b) in enumerate(zip(old_p, new_p, strict=False))
+                 if not same(a, b)), min(len(old_p), len(new_p)))
+    tail = next((k for k, (a, b) in enumerate(zip(reversed(old_p), reversed(new_p),
+                                                   strict=False)) if not same(a, b)),
+                min(len(old_p), len(new_p)) - head)
+    moved_phones = {}
+    for i, e in phones.items():
+        if i < head:
+            moved_phones[i] = dict(e)
+        elif i >= len(old_p) - tail:
+            moved_phones[i + len(new_p) - len(old_p)] = dict(e)
+    doc = {"dub": dub_hash, **new.to_json()}
+    typed = " ".join(w.text for w in new.words[span.start:span.stop])
+    return ReplaceTranscript(doc, moved_words, moved_phones,
+                             f"Retype {alignment.words[index].text!r} as {typed!r}")
+
+
 class SetMarkers(Command):
     """Replace the timeline's markers (add or remove one)."""
 

@@ -313,6 +313,30 @@ def check_phone(data: Any, where: str) -> dict[str, Any]:
     return out
 
 
+def check_alignment(data: Any, where: str = "alignment") -> dict[str, Any]:
+    """The dub's corrected alignment (a retyped transcript), with the hash of the dub it
+    was made for: ``{"dub": hash, "words": [...], "phones": [...], ...}``."""
+    from core.align.result import Alignment
+
+    if not isinstance(data, dict) or not isinstance(data.get("dub"), str):
+        raise InvalidValue(f"{where}: must be an object with the dub's hash and its words "
+                           "and phones")
+    try:
+        al = Alignment.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidValue(f"{where}: not an alignment ({shown(str(exc))})") from None
+    for kind, items in (("words", al.words), ("phones", al.phones)):
+        for i, item in enumerate(items):
+            if not (math.isfinite(item.start) and math.isfinite(item.end)
+                    and 0 <= item.start <= item.end):
+                raise InvalidValue(f"{where}.{kind}[{i}]: start and end must be times, "
+                                   "start before end")
+    for i, p in enumerate(al.phones):
+        if p.viseme is not None and p.viseme not in VISEME_CLASSES:
+            raise InvalidValue(f"{where}.phones[{i}].viseme: unknown viseme {shown(p.viseme)}")
+    return {"dub": data["dub"], **al.to_json()}
+
+
 def check_markers(data: Any, where: str = "markers") -> list[float]:
     """Markers as sorted, distinct times."""
     if not isinstance(data, list):
@@ -466,7 +490,7 @@ def clip_to_json(clip: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 TOP_LEVEL = ("schema", "source", "dub", "transcript", "settings", "words", "emotion_clips",
-             "phones", "markers")
+             "phones", "markers", "alignment")
 
 
 def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
@@ -514,6 +538,8 @@ def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
         where = f"phones.{shown_key(key)}"
         state["phones"][word_index(key, where, "phone")] = check_phone(value, where)
     state["markers"] = check_markers(doc.get("markers", []))
+    state["alignment"] = (None if doc.get("alignment") is None
+                          else check_alignment(doc["alignment"]))
     return state, applied
 
 
@@ -530,6 +556,7 @@ def dump_document(state: dict[str, Any], folder: Path) -> dict[str, Any]:
         "emotion_clips": [clip_to_json(c, folder) for c in state["emotion_clips"]],
         "phones": {str(i): dict(p) for i, p in sorted(state.get("phones", {}).items()) if p},
         "markers": list(state.get("markers", [])),
+        "alignment": state.get("alignment"),
     }
 
 
