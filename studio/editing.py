@@ -163,8 +163,7 @@ class EditBindings(QObject):
                 self.window.seek_time((w[0] + w[1]) / 2)
 
     def _word_span(self, i: int) -> tuple[float, float] | None:
-        take = self.session.take
-        al = None if take is None else take.dub_alignment
+        al = self.phone_track.alignment()
         if al is None or not 0 <= i < len(al.words):
             return None
         return (self.project.word_timing(i) if self.project is not None else None) or (
@@ -179,8 +178,7 @@ class EditBindings(QObject):
 
     def show_words(self) -> None:
         """The word inspector, for the selected words."""
-        take = self.session.take
-        al = None if take is None else take.dub_alignment
+        al = self.phone_track.alignment()
         if self.project is None or al is None or not self.selected:
             self.window.controls.show_words([], None)
             return
@@ -189,12 +187,12 @@ class EditBindings(QObject):
 
     def fill_words(self) -> None:
         """The timeline's words, with their timing fixes and which are edited."""
-        take = self.session.take
         self.phone_track.fill()
-        if take is None or take.dub_alignment is None or self.project is None:
+        al = self.phone_track.alignment()
+        if al is None or self.project is None:
             self.window.timeline.set_words([], {}, set())
             return
         timing = {i: t for i in self.project.words
                   if (t := self.project.word_timing(i)) is not None}
-        self.window.timeline.set_words(take.dub_alignment.words, timing,
+        self.window.timeline.set_words(al.words, timing,
                                        set(self.project.words))

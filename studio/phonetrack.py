@@ -11,14 +11,15 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap, QPolygonF
 
-from core.motion.phones import VISEME_CLASSES, edited_alignment, phone_viseme, viseme_mouth
+from core.motion.phones import VISEME_CLASSES, editor_alignment, phone_viseme, viseme_mouth
 from core.project.commands import (
     add_marker,
-    phone_edits,
     remove_marker,
     retime_phone,
+    retype_command,
     set_phone_viseme,
 )
+from studio.workers import Job
 
 ICON_SIZE = (40, 28)
 
@@ -64,10 +65,13 @@ class PhoneTrackBindings(QObject):
         self.window = editing.window
         self.session = editing.session
         self._icons_for: Any = None
+        self._shown: tuple[Any, Any] | None = None
+        self.retype_job: Job | None = None
         t = self.window.timeline
         t.phone_boundary_dragged.connect(self.retime)
         t.phone_viseme_picked.connect(self.pick_viseme)
         t.marker_added.connect(lambda at: self._push_marker(add_marker, at))
+        t.word_retype_requested.connect(self.ask_retype)
         t.marker_removed.connect(lambda at: self._push_marker(remove_marker, at))
         self.session.events.connect(self._on_session)
 
@@ -76,13 +80,65 @@ class PhoneTrackBindings(QObject):
             self.window.autosave_timer.start()
             self.fill()
             self.window.request_render()
+        elif name == "alignment_changed":
+            self.window.autosave_timer.start()
+            self.editing.fill_words()
+            self.editing.show_words()
+            self.window.request_render()
         elif name == "markers_changed":
             self.window.autosave_timer.start()
             self.window.timeline.set_markers(payload["markers"])
 
     def _original(self) -> Any:
-        take = self.session.take
-        return None if take is None else getattr(take, "original_alignment", None)
+        """The dub's alignment before phone edits: the corrected one, else the aligner's."""
+        take, project = self.session.take, self.session.project
+        if take is None or project is None:
+            return None
+        return editor_alignment(take.aligned, project.dub_alignment(), {})
+
+    def alignment(self) -> Any:
+        """The alignment the timeline shows: corrected words, edited phones (cached per
+        edit generation)."""
+        take, project = self.session.take, self.session.project
+        if take is None or project is None:
+            return None
+        key = (self.session.generation, take)
+        if self._shown is None or self._shown[0] != key:
+            self._shown = (key, editor_alignment(take.aligned, project.dub_alignment(),
+                                                 project.phones))
+        return self._shown[1]
+
+    def ask_retype(self, index: int) -> None:
+        """Double-click on a word: type what was said there."""
+        from PySide6.QtWidgets import QInputDialog
+
+        al = self.alignment()
+        if al is None or not 0 <= index < len(al.words):
+            return
+        dialog = QInputDialog(self.window)
+        dialog.setWindowTitle("Retype word")
+        dialog.setLabelText(f"Word {index + 1} ({al.words[index].text!r}) is:")
+        dialog.setTextValue(al.words[index].text)
+        dialog.textValueSelected.connect(lambda text: self.retype(index, text))
+        self.dialog = dialog
+        dialog.open()
+
+    def retype(self, index: int, text: str) -> Job | None:
+        """Re-align word ``index`` as ``text`` on a worker; one undo step when it is done,
+        a one-line error (and nothing changed) when the audio does not hold it."""
+        take, project, al = self.session.take, self.session.project, self._original()
+        if al is None or project.dub is None:
+            return None
+        args = (al, project.dub.hash, take.dub.samples, index, text, dict(project.words),
+                dict(project.phones), project.cache_dir / "align")
+        job = Job("Retyping a word", lambda progress, cancel: retype_command(*args))
+        self.retype_job = job
+        job.failed.connect(lambda exc: self.window.show_error(exc, "Cannot retype that word"))
+        job.succeeded.connect(lambda command, pr=project: pr is self.session.project
+                              and self.editing.push(command))
+        job.finished.connect(lambda job=job: self.window.jobs.retire(job))
+        job.start()
+        return job
 
     def retime(self, index: int, at: float, token: int) -> None:
         """Move the boundary after phone ``index`` to ``at`` (one undo step per drag)."""
@@ -105,12 +161,11 @@ class PhoneTrackBindings(QObject):
 
     def fill(self) -> None:
         """The phone row (the aligner's phones with the project's edits) and the markers."""
-        t, project, al = self.window.timeline, self.session.project, self._original()
+        t, project, edited = self.window.timeline, self.session.project, self.alignment()
         t.set_markers([] if project is None else project.markers)
-        if project is None or al is None:
+        if project is None or edited is None:
             t.set_phones([], [], set())
             return
-        edited = edited_alignment(al, phone_edits(project.phones)) if project.phones else al
         t.set_phones(edited.phones, [phone_viseme(p) for p in edited.phones],
                      set(project.phones))
         take = self.session.take

@@ -88,9 +88,10 @@ def region_y(region: str) -> float:
 class _Block(QGraphicsRectItem):
     """A clickable block in view coordinates (seconds × track)."""
 
-    def __init__(self, rect: QRectF, on_click: Any) -> None:
+    def __init__(self, rect: QRectF, on_click: Any, on_double: Any = None) -> None:
         super().__init__(rect)
         self.on_click = on_click
+        self.on_double = on_double
         pen = QPen(QColor(20, 20, 20))
         pen.setWidth(0)  # a hairline: a wider pen would widen the shape by seconds
         self.setPen(pen)
@@ -98,6 +99,9 @@ class _Block(QGraphicsRectItem):
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph's name
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
+            if ev.double() and self.on_double is not None:
+                self.on_double()
+                return
             self.on_click(bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier))
 
 
@@ -164,6 +168,7 @@ class TimelinePane(pg.PlotWidget):
     selection_changed = Signal(list)
     word_timing_dragged = Signal(int, float, float, int)  # index, start, end, drag token
     phone_boundary_dragged = Signal(int, float, int)  # boundary after phone i, time, token
+    word_retype_requested = Signal(int)  # a word double-clicked: type it anew
     phone_viseme_picked = Signal(int, str)  # phone index, viseme class ("" its own)
     marker_added = Signal(float)  # at this time (the playhead's)
     marker_removed = Signal(float)  # the one nearest this time
@@ -236,7 +241,8 @@ class TimelinePane(pg.PlotWidget):
         for i, w in enumerate(self.words):
             start, end = timing.get(i, (w.start, w.end))
             block = _Block(QRectF(start, y - 0.4, max(end - start, 1e-3), 0.8),
-                           lambda shift, i=i: self.click_word(i, shift))
+                           lambda shift, i=i: self.click_word(i, shift),
+                           lambda i=i: self.word_retype_requested.emit(i))
             if getattr(w, "estimated", False):
                 block.setToolTip(f"{w.text!r}: the aligner could not place this word; its "
                                  "time is estimated (drag its edges to fix it)")

@@ -176,3 +176,32 @@ def test_clips_are_labelled_and_a_selected_clip_differs_from_a_selected_word(qtb
     word_colour = tl.word_blocks[0].brush().color()
     assert clip_colour != word_colour
     win.session.undo()
+
+
+def test_a_word_retyped_in_place_is_one_undo_step(qtbot, ready):
+    win, tl = ready, ready.timeline
+    track = win.editing.phone_track
+    index = next(i for i, w in enumerate(tl.words) if w.text == "went")
+    count = len(tl.words)
+    # a double-click asks for the word
+    with qtbot.waitSignal(tl.word_retype_requested, timeout=5000) as sig:
+        tl.word_blocks[index].on_double()
+    assert sig.args == [index]
+    job = track.retype(index, "went in")
+    qtbot.waitUntil(lambda: job.outcome is not None, timeout=60_000)
+    assert job.outcome == "succeeded"
+    qtbot.waitUntil(lambda: len(tl.words) == count + 1, timeout=5000)
+    assert [w.text for w in tl.words[index:index + 2]] == ["went", "in"]
+    assert win.project.dub_alignment() is not None
+    win.session.undo()
+    assert len(tl.words) == count and win.project.alignment is None
+    # text the audio cannot hold: an error, the project unchanged
+    errors = []
+    win.show_error = lambda exc, title: errors.append(str(exc))
+    try:
+        job = track.retype(index, "")
+        qtbot.waitUntil(lambda: job.outcome is not None, timeout=60_000)
+    finally:
+        del win.show_error
+    assert job.outcome == "failed" and errors and "\n" not in errors[0]
+    assert win.project.alignment is None

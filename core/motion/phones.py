@@ -23,7 +23,7 @@ from core.align.result import Phone, Word
 from core.motion.visemes import VISEME_CLASSES, viseme_of
 
 __all__ = ["MIN_PHONE", "VISEME_CLASSES", "PhoneEdit", "boundary_limits", "edited_alignment",
-           "move_boundary", "phone_viseme", "viseme_mouth"]
+           "editor_alignment", "move_boundary", "phone_viseme", "viseme_mouth"]
 
 MIN_PHONE = 0.02  # seconds: shorter than one frame at 50 fps, longer than nothing
 
@@ -111,6 +111,18 @@ def _follow(word: Word, before: list[Phone], after: list[Phone]) -> Word:
         return replace(word, phones=[replace(p) for p in word.phones])
     mine = [replace(after[i]) for i in inside]
     return replace(word, start=mine[0].start, end=mine[-1].end, phones=mine)
+
+
+def editor_alignment(aligned: Alignment | None, corrected: Mapping[str, object] | None,
+                     phones: Mapping[int, Mapping[str, object]]) -> Alignment | None:
+    """The dub's alignment as the editor sees it: the aligner's (``aligned``), or the
+    project's corrected one (a retyped word, as saved), with the phone edits applied."""
+    al = aligned if corrected is None else Alignment.from_json(dict(corrected))
+    if al is None or not phones:
+        return al
+    return edited_alignment(al, {int(i): PhoneEdit(e.get("start"), e.get("end"),
+                                                   e.get("viseme"))
+                                 for i, e in phones.items() if e})
 
 
 def _round(points: np.ndarray) -> np.ndarray:
