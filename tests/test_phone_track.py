@@ -42,6 +42,9 @@ def test_phone_edits_are_checked_saved_and_reopened(portrait_project, tmp_path):
     history.undo()
     history.undo()
     assert project.phones == {} and project.markers == []
+    project.save()  # unused, the new fields stay out of the file (older studios read it)
+    saved = json.loads((portrait_project / "project.json").read_text())
+    assert not {"phones", "markers", "alignment"} & set(saved)
     # bad input: one line naming the phone, nothing changed
     for bad in ({2: {"viseme": "XX"}}, {2: {"start": 0.4}}, {2: {"start": 0.5, "end": 0.4}}):
         with pytest.raises(ProjectError) as err:

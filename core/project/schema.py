@@ -544,8 +544,10 @@ def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
 
 
 def dump_document(state: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """The JSON document for ``state``, paths made relative to ``folder`` where inside it."""
-    return {
+    """The JSON document for ``state``, paths made relative to ``folder`` where inside it.
+    The phone track's fields (``phones``, ``markers``, ``alignment``) are written only when
+    used, so a project that does not use them still opens in a studio that predates them."""
+    doc = {
         "schema": SCHEMA_VERSION,
         "source": state["source"].to_json(folder),
         "dub": None if state["dub"] is None else state["dub"].to_json(folder),
@@ -558,6 +560,10 @@ def dump_document(state: dict[str, Any], folder: Path) -> dict[str, Any]:
         "markers": list(state.get("markers", [])),
         "alignment": state.get("alignment"),
     }
+    for key in ("phones", "markers", "alignment"):
+        if not doc[key]:
+            del doc[key]
+    return doc
 
 
 def _copy(settings: dict[str, Any]) -> dict[str, Any]:
