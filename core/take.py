@@ -130,6 +130,7 @@ class DubTake:
         self.driver_name = "visemes"
         # the aligner's own alignment; dub_alignment is it with the editor's phone edits
         self.original_alignment = self.aligned = self.dub_alignment
+        self.alignment_doc: dict[str, Any] | None = None  # the project's, as last applied
         self.phone_edits: dict[int, Any] = {}
         # kept: the adapter corrects these, and choosing visemes again needs no recompute
         self.viseme_lips: LipMotion = VisemeDriver(self.library).motion(
@@ -242,9 +243,7 @@ class DubTake:
         """Use the editor's corrected alignment of the dub (a retyped word), or with None
         the aligner's own; the phone edits are applied to it anew."""
         new = self.aligned if alignment is None else alignment
-        if new is self.original_alignment or (
-                alignment is not None and self.original_alignment is not None
-                and alignment.to_json() == self.original_alignment.to_json()):
+        if new is self.original_alignment:
             return
         self.original_alignment = new
         edits, self.phone_edits = self.phone_edits, {None: None}  # forces a recompute

@@ -74,6 +74,8 @@ def test_retime_and_reviseme_change_the_lips_and_undo_restores_them(portrait_pro
     assert take.dub_alignment.phones[i].end == pytest.approx(
         min(mid + 0.05, al.phones[i + 1].end - 0.02), abs=1e-3)
     assert take.original_alignment.phones[i].end == pytest.approx(mid)
+    # the learned driver (the default) recomputed its motion from the edited phones
+    assert take.driver_name == "learned" and take.lips is not take.viseme_lips
     session.edit(set_phone_viseme(session.project.phones, i, "O"))
     session.sync_take()
     assert take.dub_alignment.phones[i].viseme == "O"
