@@ -134,3 +134,24 @@ def test_retyping_a_word_replaces_the_alignment_and_shifts_later_edits(portrait_
     session.undo()
     session.save()
     session.close()
+
+
+def test_phone_edits_and_markers_from_the_command_line_keys(portrait_project, tmp_path):
+    from core.project.commands import command_for_key
+
+    project = Project.open(portrait_project)
+    history = History(project)
+    history.push(command_for_key(project, "phones.2.viseme", "PP"))
+    history.push(command_for_key(project, "phones.2.timing", [0.3, 0.4]))
+    history.push(command_for_key(project, "markers", [2.0, 1.0]))
+    assert project.phones == {2: {"viseme": "PP", "start": 0.3, "end": 0.4}}
+    assert project.markers == [1.0, 2.0]
+    for key, value in (("phones.x.viseme", "PP"), ("phones.2.open", 1),
+                       ("phones.2.viseme", "nope"), ("markers", ["soon"])):
+        with pytest.raises(ProjectError) as err:
+            history.push(command_for_key(project, key, value))
+        assert "\n" not in str(err.value)
+    assert project.phones == {2: {"viseme": "PP", "start": 0.3, "end": 0.4}}
+    for _ in range(3):
+        history.undo()
+    assert project.phones == {} and project.markers == []

@@ -205,3 +205,32 @@ def test_a_word_retyped_in_place_is_one_undo_step(qtbot, ready):
         del win.show_error
     assert job.outcome == "failed" and errors and "\n" not in errors[0]
     assert win.project.alignment is None
+
+
+def test_estimated_words_are_marked_and_word_edges_snap_to_phones(qtbot, qapp):
+    from core.align.result import Phone, Word
+    from studio.timeline import TimelinePane
+
+    tl = TimelinePane()
+    qtbot.addWidget(tl)
+    tl.resize(900, 260)
+    tl.show()
+    tl.set_duration(2.0)
+    words = [Word("hello", 0.2, 0.6), Word("there", 0.8, 1.2, estimated=True)]
+    tl.set_words(words, {}, set())
+    tl.set_phones([Phone("HH", 0.2, 0.3), Phone("AH", 0.3, 0.45), Phone("L", 0.45, 0.6)],
+                  ["kk", "aa", "L"], set())
+    QApplication.processEvents()
+    plain, guessed = tl.word_blocks[0], tl.word_blocks[1]
+    assert guessed.brush().style() != plain.brush().style()
+    assert guessed.pen().color() != plain.pen().color()
+    assert "estimated" in guessed.toolTip()
+    sx = tl.getPlotItem().getViewBox().viewPixelSize()[0]
+    assert tl.snap(0.45 + 4 * sx, sx) == pytest.approx(0.45)  # a phone edge within reach
+    assert tl.snap(0.45 + 30 * sx, sx) == pytest.approx(0.45 + 30 * sx)  # too far
+    tl.snapping = False
+    assert tl.snap(0.45 + 4 * sx, sx) == pytest.approx(0.45 + 4 * sx)
+    # a right-click away from the phones offers markers, zoom-to-fit and snapping
+    menu = tl.context_menu(QPointF(tl.view_point(1.0, -0.5)))
+    texts = [a.text() for a in menu.actions()]
+    assert "Add marker at playhead" in texts and "Zoom to fit" in texts

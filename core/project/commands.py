@@ -260,7 +260,7 @@ class SetMarkers(Command):
     """Replace the timeline's markers (add or remove one)."""
 
     def __init__(self, markers: Iterable[float], text: str = "Markers") -> None:
-        self.markers = sorted(float(t) for t in markers)
+        self.markers = list(markers)  # checked (and sorted) by the project
         self.old: list[float] = []
         self.text = text
 
@@ -402,8 +402,9 @@ def value_from_text(text: str) -> Any:
 
 def command_for_key(project: Project, key: str, value: Any) -> Command:
     """The command that sets a dotted key of the project file to ``value``:
-    ``settings.<name>``, ``words.<index>.<field>``, ``emotion_clips.<id>.<field>``,
-    ``source``, ``dub`` or ``transcript``."""
+    ``settings.<name>``, ``words.<index>.<field>``, ``phones.<index>.viseme`` or
+    ``.timing``, ``markers``, ``emotion_clips.<id>.<field>``, ``source``, ``dub`` or
+    ``transcript``."""
     parts = key.split(".")
     fail = f"{key}: "
     if parts[0] == "settings" and len(parts) > 1:
@@ -433,9 +434,32 @@ def command_for_key(project: Project, key: str, value: Any) -> Command:
             return SetWordTiming(index, start, end)
         raise ProjectError(project.json_path, fail + "unknown word field (use "
                            f"{', '.join(WORD_STYLE)}, timing, start or end)")
+    if parts[0] == "phones" and len(parts) == 3:
+        if not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 8:
+            raise ProjectError(project.json_path, fail + "phones are named by index: "
+                               "phones.3.viseme")
+        index, field = int(parts[1]), parts[2]
+        entry = dict(project.phones.get(index, {}))
+        if field == "viseme":
+            return set_phone_viseme(project.phones, index, value)
+        if field == "timing":
+            entry.pop("start", None)
+            entry.pop("end", None)
+            if isinstance(value, list) and len(value) == 2:
+                entry.update(start=value[0], end=value[1])
+            elif value is not None:
+                raise ProjectError(project.json_path, fail + "give [start, end] in seconds "
+                                   "or null")
+            return SetPhones({index: entry or None}, "Retime phone")
+        raise ProjectError(project.json_path, fail + "unknown phone field (use viseme or "
+                           "timing)")
+    if parts[0] == "markers" and len(parts) == 1:
+        if not isinstance(value, list):
+            raise ProjectError(project.json_path, fail + "give a list of times in seconds")
+        return SetMarkers(value)
     if parts[0] == "emotion_clips" and len(parts) == 3:
         project.clip(parts[1])
         return ChangeEmotionClip(parts[1], **{parts[2]: value})
     raise ProjectError(project.json_path, fail + "unknown key (use settings.<name>, "
-                       "words.<index>.<field>, emotion_clips.<id>.<field>, source, dub or "
-                       "transcript)")
+                       "words.<index>.<field>, phones.<index>.viseme, markers, "
+                       "emotion_clips.<id>.<field>, source, dub or transcript)")
