@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from core.motion.phones import phone_viseme
@@ -106,6 +107,15 @@ def test_a_viseme_picked_from_the_menu_of_mouths(qtbot, ready):
     actions = {a.text(): a for a in menu.actions()}
     assert set(actions) >= {"PP", "aa", "O", "U", "sil"}
     assert not actions["O"].icon().isNull()  # the mouth is drawn
+    # drawn from the speaker's viseme targets: "aa" opens wider than the closure "PP"
+    from core.motion.phones import viseme_mouth
+
+    def opening(v: str) -> float:
+        _, inner = viseme_mouth(win.take.library, win.take.cache.canonical, win.take.regions, v)
+        x, y = inner[:, 0], inner[:, 1]
+        return abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))) / 2
+
+    assert opening("aa") > 1.5 * opening("PP")
     import os
 
     if os.environ.get("I15B_ICONS"):
@@ -200,7 +210,7 @@ def test_a_word_retyped_in_place_is_one_undo_step(qtbot, ready):
     win.show_error = lambda exc, title: errors.append(str(exc))
     try:
         job = track.retype(index, "")
-        qtbot.waitUntil(lambda: job.outcome is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: bool(errors), timeout=60_000)  # the error reaches the UI
     finally:
         del win.show_error
     assert job.outcome == "failed" and errors and "\n" not in errors[0]

@@ -125,10 +125,18 @@ def editor_alignment(aligned: Alignment | None, corrected: Mapping[str, object] 
                                  for i, e in phones.items() if e})
 
 
-def _round(points: np.ndarray) -> np.ndarray:
-    """Points (x, y) ordered round their centre: an outline to draw."""
-    c = points.mean(0)
-    return points[np.argsort(np.arctan2(points[:, 1] - c[1], points[:, 0] - c[0]))]
+def _round(points: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Lip points (x, y) ordered round the mouth: the ``upper`` ones from corner to corner,
+    then the rest back (an angle sort zig-zags on a closed mouth)."""
+    top, bottom = points[upper], points[~upper]
+    return np.concatenate([top[np.argsort(top[:, 0])], bottom[np.argsort(-bottom[:, 0])]])
+
+
+def _upper(points: np.ndarray) -> np.ndarray:
+    """Which points lie above the line through the mouth's corners (y down)."""
+    left, right = points[np.argmin(points[:, 0])], points[np.argmax(points[:, 0])]
+    d = right - left
+    return d[0] * (points[:, 1] - left[1]) - d[1] * (points[:, 0] - left[0]) < 0
 
 
 def viseme_mouth(library: object, canonical: np.ndarray, regions: object, viseme: str
@@ -136,10 +144,16 @@ def viseme_mouth(library: object, canonical: np.ndarray, regions: object, viseme
     """The outer and inner lip outlines (x, y, in the face's canonical units, y down as in
     a picture) of the mouth a viseme class takes on this speaker: its library target on the
     neutral face. What the phone track's viseme menu draws, so the user picks a shape."""
-    target = getattr(library, "targets", {}).get(viseme)
-    points = np.asarray(canonical, np.float32)[:, :2].copy()
-    if target is not None:
-        points = points + np.asarray(target, np.float32)[:, :2]
-    outer = _round(points[regions["lips_outer"]])
-    inner = _round(points[regions["lips_inner"]])
-    return outer, inner
+    targets = getattr(library, "targets", {})
+    base = np.asarray(canonical, np.float32)[:, :2]
+
+    def shape(name: str) -> np.ndarray:
+        t = targets.get(name)
+        return base if t is None else base + np.asarray(t, np.float32)[:, :2]
+
+    points, widest = shape(viseme), shape("aa")  # which lip a point belongs to: open wide
+    out = []
+    for part in ("lips_outer", "lips_inner"):
+        idx = regions[part]
+        out.append(_round(points[idx], _upper(widest[idx])))
+    return out[0], out[1]
