@@ -301,24 +301,28 @@ class TimelinePane(pg.PlotWidget):
     def set_phones(self, phones: list[Any], visemes: list[str], edited: set[int]) -> None:
         """One block per phone of the (edited) alignment, labelled with its viseme."""
         p = self.getPlotItem()
-        for item in self.phone_blocks + self.phone_labels:
-            p.removeItem(item)
+        if len(phones) != len(self.phone_blocks):  # else the items are moved, not remade
+            for item in self.phone_blocks + self.phone_labels:
+                p.removeItem(item)
+            self.phone_blocks = [_Block(QRectF(), lambda shift: None) for _ in phones]
+            self.phone_labels = [pg.TextItem("", color=(225, 225, 225), anchor=(0.5, 0.5))
+                                 for _ in phones]
+            for item in self.phone_blocks + self.phone_labels:
+                p.addItem(item)
+        old = list(zip(self.phones, self.visemes, strict=False))
         self.phones, self.visemes = list(phones), list(visemes)
         self.edited_phones = set(edited)
-        self.phone_blocks, self.phone_labels = [], []
         y = region_y("phones")
         for i, (ph, vis) in enumerate(zip(self.phones, self.visemes, strict=True)):
-            block = _Block(QRectF(ph.start, y - 0.4, max(ph.end - ph.start, 1e-3), 0.8),
-                           lambda shift: None)
+            block, label = self.phone_blocks[i], self.phone_labels[i]
             block.setBrush(QBrush(_PHONE_EDITED if i in edited else _PHONE))
+            if i < len(old) and old[i] == (ph, vis) and block.toolTip():
+                continue  # unchanged
+            block.setRect(QRectF(ph.start, y - 0.4, max(ph.end - ph.start, 1e-3), 0.8))
             block.setToolTip(f"{ph.label} → {vis} ({ph.start:.3f}–{ph.end:.3f} s); drag an "
                              "edge to retime, right-click for its mouth shape")
-            p.addItem(block)
-            label = pg.TextItem(vis, color=(225, 225, 225), anchor=(0.5, 0.5))
+            label.setText(vis)
             label.setPos((ph.start + ph.end) / 2, y)
-            p.addItem(label)
-            self.phone_blocks.append(block)
-            self.phone_labels.append(label)
 
     def phone_at(self, t: float) -> int | None:
         return next((i for i, ph in enumerate(self.phones) if ph.start <= t < ph.end), None)
