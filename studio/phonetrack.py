@@ -67,6 +67,7 @@ class PhoneTrackBindings(QObject):
         self._icons_for: Any = None
         self._shown: tuple[Any, Any] | None = None
         self.retype_job: Job | None = None
+        self.dialog: Any = None  # the open "Retype word" dialog
         t = self.window.timeline
         t.phone_boundary_dragged.connect(self.retime)
         t.phone_viseme_picked.connect(self.pick_viseme)
@@ -115,6 +116,8 @@ class PhoneTrackBindings(QObject):
         al = self.alignment()
         if al is None or not 0 <= index < len(al.words):
             return
+        if self.dialog is not None:
+            self.dialog.close()
         dialog = QInputDialog(self.window)
         dialog.setWindowTitle("Retype word")
         dialog.setLabelText(f"Word {index + 1} ({al.words[index].text!r}) is:")

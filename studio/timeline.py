@@ -628,6 +628,12 @@ class TimelinePane(pg.PlotWidget):
         if i is not None:
             return self.viseme_menu(i)
         menu = QMenu(self)
+        w = next((k for k, b in enumerate(self.word_blocks)
+                  if b.rect().left() <= t <= b.rect().right()), None)
+        if w is not None and abs(y - region_y("words")) <= 0.4:
+            retype = menu.addAction(f"Retype {self.words[w].text!r}…")
+            retype.triggered.connect(lambda: self.word_retype_requested.emit(w))
+            menu.addSeparator()
         for action in self.actions():
             menu.addAction(action)
         snap = menu.addAction("Snap to words, phones, markers and playhead")

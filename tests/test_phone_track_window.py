@@ -197,6 +197,13 @@ def test_a_word_retyped_in_place_is_one_undo_step(qtbot, ready):
     with qtbot.waitSignal(tl.word_retype_requested, timeout=5000) as sig:
         tl.word_blocks[index].on_double()
     assert sig.args == [index]
+    w = tl.word_blocks[index].rect()
+    menu = tl.context_menu(QPointF(tl.view_point(w.center().x(), -0.5)))
+    with qtbot.waitSignal(tl.word_retype_requested, timeout=5000) as sig:
+        menu.actions()[0].trigger()  # "Retype 'went'…" from the word's menu
+    assert sig.args == [index]
+    qtbot.waitUntil(lambda: track.dialog.isVisible(), timeout=5000)
+    track.dialog.reject()
     job = track.retype(index, "went in")
     qtbot.waitUntil(lambda: job.outcome is not None, timeout=60_000)
     assert job.outcome == "succeeded"
