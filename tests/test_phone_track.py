@@ -155,3 +155,23 @@ def test_phone_edits_and_markers_from_the_command_line_keys(portrait_project, tm
     for _ in range(3):
         history.undo()
     assert project.phones == {} and project.markers == []
+
+
+def test_a_reopened_project_takes_its_phone_edits_and_corrected_words(portrait_project,
+                                                                     tmp_path):
+    import shutil
+
+    folder = tmp_path / "again"
+    shutil.copytree(portrait_project, folder)
+    session = EditSession.open(folder)
+    take = session.open_take()
+    al = take.original_alignment
+    i = next(k for k, p in enumerate(al.phones) if p.label != "SIL")
+    session.edit(set_phone_viseme(session.project.phones, i, "U"))
+    session.save()
+    session.close()
+    again = EditSession.open(folder)
+    take = again.open_take()
+    assert take.dub_alignment.phones[i].viseme == "U"
+    assert take.original_alignment.phones[i].viseme is None
+    again.close()
