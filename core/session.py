@@ -37,7 +37,8 @@ from core.project.project import Project, resolve_driver
 
 #: the project's events that change what the take draws
 EDIT_EVENTS = ("setting_changed", "word_changed", "word_timing_changed",
-               "emotion_clips_changed")
+               "emotion_clips_changed", "phones_changed",
+               "alignment_changed")
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,14 @@ class Edits:
     words: dict[int, dict[str, Any]]
     emotion_clips: list[dict[str, Any]]
     cache_dir: Path
+    phones: dict[int, dict[str, Any]]
+    alignment: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, project: Any) -> Edits:
         return cls(copy.deepcopy(project.settings), copy.deepcopy(project.words),
-                   copy.deepcopy(project.emotion_clips), project.cache_dir)
+                   copy.deepcopy(project.emotion_clips), project.cache_dir,
+                   copy.deepcopy(project.phones), copy.deepcopy(project.dub_alignment()))
 
 
 class TakeHandle:
@@ -250,7 +254,7 @@ class EditSession:
             source=project.source, dub=project.dub, transcript=project.transcript,
             json_path=project.json_path, folder=project.folder, require_media=lambda: None,
             settings=edits.settings, words=edits.words, emotion_clips=edits.emotion_clips,
-            cache_dir=edits.cache_dir)
+            cache_dir=edits.cache_dir, phones=edits.phones, alignment=edits.alignment)
 
         def work(progress: Progress | None = None,
                  cancel: Callable[[], bool] | None = None) -> OpenedTake:
@@ -287,6 +291,12 @@ class EditSession:
         loaded first; returns the take with the project's edits on it."""
         opened = self.analysis(renderer)(progress, cancel)
         self.adopt(opened)
+        with self.handle.lock:
+            self.handle.sync(self.edits(), self.generation)
+        return self.take
+
+    def sync_take(self) -> Any:
+        """Put the project's edits as of now on the take (the command line, tests)."""
         with self.handle.lock:
             self.handle.sync(self.edits(), self.generation)
         return self.take

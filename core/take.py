@@ -128,6 +128,10 @@ class DubTake:
         self.rest = closed_rest(self.cache.canonical, self.regions)
         self.limits = lip_limits(self.cache.canonical, self.regions)
         self.driver_name = "visemes"
+        # the aligner's own alignment; dub_alignment is it with the editor's phone edits
+        self.original_alignment = self.aligned = self.dub_alignment
+        self.alignment_doc: dict[str, Any] | None = None  # the project's, as last applied
+        self.phone_edits: dict[int, Any] = {}
         # kept: the adapter corrects these, and choosing visemes again needs no recompute
         self.viseme_lips: LipMotion = VisemeDriver(self.library).motion(
             self.dub_alignment, self.frame_count, self.fps
@@ -234,6 +238,44 @@ class DubTake:
         self.driver_name = name
         self._composer_cache = None
         self.update()
+
+    def set_alignment(self, alignment: Alignment | None) -> None:
+        """Use the editor's corrected alignment of the dub (a retyped word), or with None
+        the aligner's own; the phone edits are applied to it anew."""
+        new = self.aligned if alignment is None else alignment
+        if new is self.original_alignment:
+            return
+        self.original_alignment = new
+        edits, self.phone_edits = self.phone_edits, {None: None}  # forces a recompute
+        self.set_phone_edits(edits)
+
+    def set_phone_edits(self, edits: dict[int, Any]) -> None:
+        """Apply the phone track's edits (``PhoneEdit`` by phone index) to the aligner's
+        alignment and recompute the lip motion from it: the viseme motion, and the current
+        driver's (a learned driver keeps its fitted speaker adaptation, so this is cheap).
+        Does not re-compose: the caller's ``update`` does."""
+        from core.motion.phones import edited_alignment
+
+        edits = {int(i): e for i, e in edits.items() if not e.empty}
+        if edits == self.phone_edits:
+            return
+        self.phone_edits = edits
+        al = self.original_alignment
+        self.dub_alignment = None if al is None else (
+            edited_alignment(al, edits) if edits else al)
+        self.viseme_lips = VisemeDriver(self.library).motion(
+            self.dub_alignment, self.frame_count, self.fps)
+        self._composer_cache = None
+        if self.driver_name == "visemes":
+            self.lips = self.viseme_lips
+            return
+        from core.motion.drivers import create_driver
+
+        try:
+            self.lips = create_driver(self.driver_name).motion(self)
+        except StudioError as exc:
+            self.warnings.append(f"{exc}; the lips follow the visemes instead")
+            self.lips, self.driver_name = self.viseme_lips, "visemes"
 
     def use_renderer(self, renderer: Renderer | None) -> None:
         """Export with ``renderer`` (None: warp). The preview uses it too when it is fast

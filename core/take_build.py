@@ -223,13 +223,31 @@ def apply_project_edits(take: DubTake, project: Any) -> None:
     """Put a project's controls, word edits and emotion clips on a take, then re-compose."""
     take.ramp_ms = float(project.settings["word_ramp_ms"])
     apply_edits(take, project.words, project.emotion_clips, project.cache_dir,
-                options_from_settings(project.settings))
+                options_from_settings(project.settings), getattr(project, "phones", None),
+                _alignment_of(project))
+
+
+def _alignment_of(project: Any) -> dict[str, Any] | None:
+    """A project's corrected alignment of its dub, as saved (None: the aligner's own)."""
+    a = getattr(project, "alignment", None)
+    if callable(getattr(project, "dub_alignment", None)):
+        a = project.dub_alignment()
+    return a
 
 
 def apply_edits(take: DubTake, words: dict[int, dict[str, Any]],
                 emotion_clips: list[dict[str, Any]], cache_root: Path,
-                options: DubOptions | None = None) -> None:
-    """Word edits (by word index) and emotion clips, as stored in a project, on a take."""
+                options: DubOptions | None = None,
+                phones: dict[int, dict[str, Any]] | None = None,
+                alignment: dict[str, Any] | None = None) -> None:
+    """Word edits (by word index), phone edits (by phone index) and emotion clips, as
+    stored in a project, on a take."""
+    from core.project.commands import phone_edits
+
+    if alignment != take.alignment_doc:  # a plain comparison: no alignment built per edit
+        take.set_alignment(None if alignment is None else Alignment.from_json(alignment))
+        take.alignment_doc = alignment
+    take.set_phone_edits(phone_edits(phones or {}))
     styles, timing = {}, {}
     for i, entry in words.items():
         fields = {k: entry[k] for k in ("open", "wide", "round", "alpha", "silent") if k in entry}

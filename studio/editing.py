@@ -18,6 +18,7 @@ from core.project.commands import (
     SetWordStyle,
     SetWordTiming,
 )
+from studio.phonetrack import PhoneTrackBindings
 from studio.workers import Job
 
 
@@ -44,6 +45,7 @@ class EditBindings(QObject):
             lambda i, s, e, token: self.push(SetWordTiming(i, s, e), ("timing", i, token)))
         t.clip_dragged.connect(lambda cid, fields, token: self.push(
             ChangeEmotionClip(cid, **fields), ("clip-drag", cid, tuple(sorted(fields)), token)))
+        self.phone_track = PhoneTrackBindings(self)
 
     @property
     def project(self) -> Any:
@@ -161,8 +163,7 @@ class EditBindings(QObject):
                 self.window.seek_time((w[0] + w[1]) / 2)
 
     def _word_span(self, i: int) -> tuple[float, float] | None:
-        take = self.session.take
-        al = None if take is None else take.dub_alignment
+        al = self.phone_track.alignment()
         if al is None or not 0 <= i < len(al.words):
             return None
         return (self.project.word_timing(i) if self.project is not None else None) or (
@@ -177,8 +178,7 @@ class EditBindings(QObject):
 
     def show_words(self) -> None:
         """The word inspector, for the selected words."""
-        take = self.session.take
-        al = None if take is None else take.dub_alignment
+        al = self.phone_track.alignment()
         if self.project is None or al is None or not self.selected:
             self.window.controls.show_words([], None)
             return
@@ -187,11 +187,12 @@ class EditBindings(QObject):
 
     def fill_words(self) -> None:
         """The timeline's words, with their timing fixes and which are edited."""
-        take = self.session.take
-        if take is None or take.dub_alignment is None or self.project is None:
+        self.phone_track.fill()
+        al = self.phone_track.alignment()
+        if al is None or self.project is None:
             self.window.timeline.set_words([], {}, set())
             return
         timing = {i: t for i in self.project.words
                   if (t := self.project.word_timing(i)) is not None}
-        self.window.timeline.set_words(take.dub_alignment.words, timing,
+        self.window.timeline.set_words(al.words, timing,
                                        set(self.project.words))

@@ -36,6 +36,7 @@ def window(qapp, env, shared_data):
 def ready(qtbot, window, shared_data):
     """The window with the sample video and dub analysed (once per module)."""
     load_sample(qtbot, window, shared_data)
+    window.timeline.snapping = False  # these drags measure exact distances: no snapping
     return window
 
 

@@ -16,9 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from core.align import Alignment
 from core.align.result import Phone, Word
 from core.motion.visemes import VISEME_CLASSES, viseme_of
+
+__all__ = ["MIN_PHONE", "VISEME_CLASSES", "PhoneEdit", "boundary_limits", "edited_alignment",
+           "editor_alignment", "move_boundary", "phone_viseme", "viseme_mouth"]
 
 MIN_PHONE = 0.02  # seconds: shorter than one frame at 50 fps, longer than nothing
 
@@ -106,3 +111,49 @@ def _follow(word: Word, before: list[Phone], after: list[Phone]) -> Word:
         return replace(word, phones=[replace(p) for p in word.phones])
     mine = [replace(after[i]) for i in inside]
     return replace(word, start=mine[0].start, end=mine[-1].end, phones=mine)
+
+
+def editor_alignment(aligned: Alignment | None, corrected: Mapping[str, object] | None,
+                     phones: Mapping[int, Mapping[str, object]]) -> Alignment | None:
+    """The dub's alignment as the editor sees it: the aligner's (``aligned``), or the
+    project's corrected one (a retyped word, as saved), with the phone edits applied."""
+    al = aligned if corrected is None else Alignment.from_json(dict(corrected))
+    if al is None or not phones:
+        return al
+    return edited_alignment(al, {int(i): PhoneEdit(e.get("start"), e.get("end"),
+                                                   e.get("viseme"))
+                                 for i, e in phones.items() if e})
+
+
+def _round(points: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Lip points (x, y) ordered round the mouth: the ``upper`` ones from corner to corner,
+    then the rest back (an angle sort zig-zags on a closed mouth)."""
+    top, bottom = points[upper], points[~upper]
+    return np.concatenate([top[np.argsort(top[:, 0])], bottom[np.argsort(-bottom[:, 0])]])
+
+
+def _upper(points: np.ndarray) -> np.ndarray:
+    """Which points lie above the line through the mouth's corners (y down)."""
+    left, right = points[np.argmin(points[:, 0])], points[np.argmax(points[:, 0])]
+    d = right - left
+    return d[0] * (points[:, 1] - left[1]) - d[1] * (points[:, 0] - left[0]) < 0
+
+
+def viseme_mouth(library: object, canonical: np.ndarray, regions: object, viseme: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The outer and inner lip outlines (x, y, in the face's canonical units, y down as in
+    a picture) of the mouth a viseme class takes on this speaker: its library target on the
+    neutral face. What the phone track's viseme menu draws, so the user picks a shape."""
+    targets = getattr(library, "targets", {})
+    base = np.asarray(canonical, np.float32)[:, :2]
+
+    def shape(name: str) -> np.ndarray:
+        t = targets.get(name)
+        return base if t is None else base + np.asarray(t, np.float32)[:, :2]
+
+    points, widest = shape(viseme), shape("aa")  # which lip a point belongs to: open wide
+    out = []
+    for part in ("lips_outer", "lips_inner"):
+        idx = regions[part]
+        out.append(_round(points[idx], _upper(widest[idx])))
+    return out[0], out[1]

@@ -134,6 +134,155 @@ class SetWordTiming(Command):
         return self.timing == self.old
 
 
+class SetPhones(Command):
+    """Set (None: clear) the edits of some phones; a retime's drag merges into one step."""
+
+    def __init__(self, edits: dict[int, dict[str, Any] | None], text: str = "Edit phone"
+                 ) -> None:
+        if not edits:
+            raise ValueError("SetPhones needs at least one phone")
+        self.edits = {int(i): (None if e is None else dict(e)) for i, e in edits.items()}
+        self.old: dict[int, dict[str, Any] | None] = {}
+        self.text = text
+
+    def do(self, project: Project) -> None:
+        self.old = project.set_phones(self.edits)
+        self.edits = {i: (None if i not in project.phones else dict(project.phones[i]))
+                      for i in self.edits}
+
+    def undo(self, project: Project) -> None:
+        project.set_phones(self.old)
+
+    def merge(self, other: Command) -> bool:
+        if type(other) is SetPhones and set(other.edits) == set(self.edits):
+            self.edits = other.edits
+            return True
+        return False
+
+    @property
+    def noop(self) -> bool:
+        return self.edits == self.old
+
+
+def retime_phone(alignment: Any, phones: dict[int, dict[str, Any]], index: int,
+                 at: float) -> SetPhones:
+    """The command that moves the boundary after phone ``index`` (of the dub's aligner
+    ``alignment``, with the project's phone edits ``phones``) to ``at`` seconds: the phone
+    and the next change together, clamped so neither gets too short."""
+    from core.motion.phones import edited_alignment, move_boundary
+
+    edited = edited_alignment(alignment, phone_edits(phones))
+    moved = move_boundary(edited.phones, index, at)
+    out: dict[int, dict[str, Any] | None] = {}
+    for i, e in moved.items():
+        entry = dict(phones.get(i, {}))
+        entry.update(start=round(float(e.start), 4), end=round(float(e.end), 4))
+        out[i] = entry
+    return SetPhones(out, "Retime phone")
+
+
+def set_phone_viseme(phones: dict[int, dict[str, Any]], index: int,
+                     viseme: str | None) -> SetPhones:
+    """The command that gives phone ``index`` the mouth of ``viseme`` (None: its own)."""
+    entry = dict(phones.get(index, {}))
+    entry.pop("viseme", None)
+    if viseme is not None:
+        entry["viseme"] = viseme
+    return SetPhones({index: entry or None}, "Set phone viseme")
+
+
+def phone_edits(phones: dict[int, dict[str, Any]]) -> dict[int, Any]:
+    """A project's phone edits as :class:`~core.motion.phones.PhoneEdit` by phone index."""
+    from core.motion.phones import PhoneEdit
+
+    return {int(i): PhoneEdit(e.get("start"), e.get("end"), e.get("viseme"))
+            for i, e in phones.items() if e}
+
+
+class ReplaceTranscript(Command):
+    """Replace the dub's alignment (a word retyped) and renumber the word and phone edits
+    to match; undo puts all three back."""
+
+    def __init__(self, alignment: dict[str, Any], words: dict[int, dict[str, Any]],
+                 phones: dict[int, dict[str, Any]], text: str = "Retype word") -> None:
+        self.state = (alignment, words, phones)
+        self.old: tuple[Any, ...] = (None, {}, {})
+        self.text = text
+
+    def do(self, project: Project) -> None:
+        import copy
+
+        self.old = project.set_transcript_edit(*copy.deepcopy(self.state))
+
+    def undo(self, project: Project) -> None:
+        project.set_transcript_edit(*self.old)
+
+
+def retype_command(alignment: Any, dub_hash: str, samples: Any, index: int, text: str,
+                   words: dict[int, dict[str, Any]], phones: dict[int, dict[str, Any]],
+                   cache_dir: Path | None = None) -> ReplaceTranscript:
+    """Retype word ``index`` of the dub's ``alignment`` (16 kHz ``samples``) as ``text``:
+    only its neighbourhood is aligned again (seconds of work: run it off the UI thread).
+    Word edits after it move with it (a word typed as two shifts the rest by one); phone
+    edits inside the re-aligned stretch are dropped, those after it renumbered. Raises
+    AlignError (one line) when the audio there does not hold what was typed."""
+    from core.align.retype import retype_word
+    from core.errors import AlignError
+
+    if not 0 <= index < len(alignment.words):
+        raise AlignError(None, f"no word {index} to retype ({len(alignment.words)} words)")
+    new, span = retype_word(samples, alignment, index, text, cache_dir=cache_dir)
+    shift = len(span) - 1
+    moved_words = {(i if i <= index else i + shift): dict(w) for i, w in words.items()}
+    old_p, new_p = alignment.phones, new.phones
+
+    def same(a: Any, b: Any) -> bool:
+        return a.label == b.label and abs(a.start - b.start) < 1e-6 and abs(a.end - b.end) < 1e-6
+
+    head = next((k for k, (a, b) in enumerate(zip(old_p, new_p, strict=False))
+                 if not same(a, b)), min(len(old_p), len(new_p)))
+    tail = next((k for k, (a, b) in enumerate(zip(reversed(old_p), reversed(new_p),
+                                                   strict=False)) if not same(a, b)),
+                min(len(old_p), len(new_p)) - head)
+    moved_phones = {}
+    for i, e in phones.items():
+        if i < head:
+            moved_phones[i] = dict(e)
+        elif i >= len(old_p) - tail:
+            moved_phones[i + len(new_p) - len(old_p)] = dict(e)
+    doc = {"dub": dub_hash, **new.to_json()}
+    typed = " ".join(w.text for w in new.words[span.start:span.stop])
+    return ReplaceTranscript(doc, moved_words, moved_phones,
+                             f"Retype {alignment.words[index].text!r} as {typed!r}")
+
+
+class SetMarkers(Command):
+    """Replace the timeline's markers (add or remove one)."""
+
+    def __init__(self, markers: Iterable[float], text: str = "Markers") -> None:
+        self.markers = list(markers)  # checked (and sorted) by the project
+        self.old: list[float] = []
+        self.text = text
+
+    def do(self, project: Project) -> None:
+        self.old = project.set_markers(self.markers)
+
+    def undo(self, project: Project) -> None:
+        project.set_markers(self.old)
+
+
+def add_marker(project: Project, t: float) -> SetMarkers:
+    return SetMarkers([*project.markers, round(max(0.0, float(t)), 3)], "Add marker")
+
+
+def remove_marker(project: Project, t: float) -> SetMarkers | None:
+    """Remove the marker nearest ``t`` (None when there is none)."""
+    if not project.markers:
+        return None
+    near = min(project.markers, key=lambda m: abs(m - t))
+    return SetMarkers([m for m in project.markers if m != near], "Remove marker")
+
+
 class AddEmotionClip(Command):
     """Add an emotion clip; an ``id`` is made up when the clip has none."""
 
@@ -253,8 +402,9 @@ def value_from_text(text: str) -> Any:
 
 def command_for_key(project: Project, key: str, value: Any) -> Command:
     """The command that sets a dotted key of the project file to ``value``:
-    ``settings.<name>``, ``words.<index>.<field>``, ``emotion_clips.<id>.<field>``,
-    ``source``, ``dub`` or ``transcript``."""
+    ``settings.<name>``, ``words.<index>.<field>``, ``phones.<index>.viseme`` or
+    ``.timing``, ``markers``, ``emotion_clips.<id>.<field>``, ``source``, ``dub`` or
+    ``transcript``."""
     parts = key.split(".")
     fail = f"{key}: "
     if parts[0] == "settings" and len(parts) > 1:
@@ -284,9 +434,32 @@ def command_for_key(project: Project, key: str, value: Any) -> Command:
             return SetWordTiming(index, start, end)
         raise ProjectError(project.json_path, fail + "unknown word field (use "
                            f"{', '.join(WORD_STYLE)}, timing, start or end)")
+    if parts[0] == "phones" and len(parts) == 3:
+        if not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 8:
+            raise ProjectError(project.json_path, fail + "phones are named by index: "
+                               "phones.3.viseme")
+        index, field = int(parts[1]), parts[2]
+        entry = dict(project.phones.get(index, {}))
+        if field == "viseme":
+            return set_phone_viseme(project.phones, index, value)
+        if field == "timing":
+            entry.pop("start", None)
+            entry.pop("end", None)
+            if isinstance(value, list) and len(value) == 2:
+                entry.update(start=value[0], end=value[1])
+            elif value is not None:
+                raise ProjectError(project.json_path, fail + "give [start, end] in seconds "
+                                   "or null")
+            return SetPhones({index: entry or None}, "Retime phone")
+        raise ProjectError(project.json_path, fail + "unknown phone field (use viseme or "
+                           "timing)")
+    if parts[0] == "markers" and len(parts) == 1:
+        if not isinstance(value, list):
+            raise ProjectError(project.json_path, fail + "give a list of times in seconds")
+        return SetMarkers(value)
     if parts[0] == "emotion_clips" and len(parts) == 3:
         project.clip(parts[1])
         return ChangeEmotionClip(parts[1], **{parts[2]: value})
     raise ProjectError(project.json_path, fail + "unknown key (use settings.<name>, "
-                       "words.<index>.<field>, emotion_clips.<id>.<field>, source, dub or "
-                       "transcript)")
+                       "words.<index>.<field>, phones.<index>.viseme, markers, "
+                       "emotion_clips.<id>.<field>, source, dub or transcript)")

@@ -15,7 +15,8 @@ from core.project.events import EventEmitter
 from core.project.project import Project
 
 _EDITS = {"setting_changed", "word_changed", "word_timing_changed", "emotion_clips_changed",
-          "media_changed"}
+          "media_changed", "phones_changed", "markers_changed",
+          "alignment_changed"}
 
 
 class History:

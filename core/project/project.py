@@ -8,6 +8,7 @@ what those commands call.
 Events (``callback(name, payload)``): ``setting_changed`` {key, value, old},
 ``word_changed`` {indices, field, value}, ``word_timing_changed`` {index, timing},
 ``emotion_clips_changed`` {action: added|removed|changed, id}, ``media_changed`` {role, ref},
+``phones_changed`` {indices}, ``markers_changed`` {markers}, ``alignment_changed`` {},
 ``warning`` {message}, ``dirty_changed`` {dirty}, ``saved`` {path}, ``folder_changed``
 {folder}.
 """
@@ -86,6 +87,13 @@ class Project:
         self.settings: dict[str, Any] = state.get("settings") or schema.default_settings()
         self.words: dict[int, dict[str, Any]] = state.get("words", {})
         self.emotion_clips: list[dict[str, Any]] = state.get("emotion_clips", [])
+        #: Phone edits by index in the dub alignment's phone list: start/end and/or viseme.
+        self.phones: dict[int, dict[str, Any]] = state.get("phones", {})
+        #: Marker times (seconds), sorted.
+        self.markers: list[float] = state.get("markers", [])
+        #: The dub's alignment as the editor corrected it (a retyped word), with the hash of
+        #: the dub it belongs to; None: the aligner's own is used.
+        self.alignment: dict[str, Any] | None = state.get("alignment")
         #: Media that could not be found, by role; resolve each with :meth:`relink`.
         self.missing: dict[str, MediaRef] = {}
         #: One-line notes for the user about what happened on open (migrations, moved files).
@@ -215,7 +223,8 @@ class Project:
     def _state(self) -> dict[str, Any]:
         return {"source": self.source, "dub": self.dub, "transcript": self.transcript,
                 "settings": self.settings, "words": self.words,
-                "emotion_clips": self.emotion_clips}
+                "emotion_clips": self.emotion_clips, "phones": self.phones,
+                "markers": self.markers, "alignment": self.alignment}
 
     def save(self) -> None:
         """Write ``project.json`` atomically and drop the autosave it supersedes."""
@@ -378,6 +387,60 @@ class Project:
                       timing=None if fixed is None else (fixed["start"], fixed["end"]))
         return old
 
+    # --- phones and markers -----------------------------------------------------------------
+
+    def set_phones(self, edits: dict[int, dict[str, Any] | None]
+                   ) -> dict[int, dict[str, Any] | None]:
+        """Set (or, with None, clear) the edits of some phones at once (a retime moves two);
+        returns their old edits, for undo. Checked before anything changes."""
+        try:
+            checked = {int(schema.word_index(i, f"phones.{i}", "phone")):
+                       None if e is None else schema.check_phone(e, f"phones.{i}")
+                       for i, e in edits.items()}
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        old = {i: (dict(self.phones[i]) if i in self.phones else None) for i in checked}
+        for i, e in checked.items():
+            if e is None:
+                self.phones.pop(i, None)
+            else:
+                self.phones[i] = e
+        self._changed("phones_changed", indices=sorted(checked))
+        return old
+
+    def dub_alignment(self) -> dict[str, Any] | None:
+        """The corrected alignment when it belongs to the project's dub as it is now."""
+        a = self.alignment
+        return a if a is not None and self.dub is not None and a["dub"] == self.dub.hash \
+            else None
+
+    def set_transcript_edit(self, alignment: dict[str, Any] | None,
+                            words: dict[int, dict[str, Any]], phones: dict[int, dict[str, Any]]
+                            ) -> tuple[Any, ...]:
+        """Replace the dub's alignment (a retyped word) with the word and phone edits that
+        go with it (renumbered); returns the old three, for undo."""
+        try:
+            checked = None if alignment is None else schema.check_alignment(alignment)
+            words = {i: schema.check_word(w, f"words.{i}") for i, w in words.items()}
+            phones = {i: schema.check_phone(p, f"phones.{i}") for i, p in phones.items()}
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        old = (self.alignment, self.words, self.phones)
+        self.alignment, self.words, self.phones = checked, {i: w for i, w in words.items()
+                                                            if w}, phones
+        self._changed("alignment_changed")
+        return old
+
+    def set_markers(self, markers: list[float]) -> list[float]:
+        """Replace the markers; returns the old ones."""
+        try:
+            checked = schema.check_markers(list(markers))
+        except InvalidValue as exc:
+            raise self._error(exc) from None
+        old, self.markers = self.markers, checked
+        self._changed("markers_changed", markers=list(checked))
+        return old
+
     # --- emotion clips ----------------------------------------------------------------------
 
     def clip(self, clip_id: str) -> dict[str, Any]:
@@ -532,6 +595,10 @@ def dub_word_count(project: Any) -> int:
         raise ProjectError(project.json_path, "the project has no dub yet, so no words")
     from core.project.dubwords import dub_word_texts
 
+    fixed = getattr(project, "dub_alignment", None)
+    fixed = fixed() if callable(fixed) else None
+    if fixed is not None:
+        return len(fixed["words"])
     transcript = None if project.transcript is None else project.transcript.path
     return len(dub_word_texts(project.dub.path, transcript, project.cache_dir))
 

@@ -19,6 +19,7 @@ from typing import Any
 from core import vocabulary as v
 from core.motion.drivers import DEFAULT as DRIVER_DEFAULT
 from core.motion.drivers import MODEL_PREFIXES, driver_names, model_file
+from core.motion.visemes import VISEME_CLASSES
 from core.project.media import (
     ROLE_KINDS,
     InvalidValue,
@@ -280,6 +281,68 @@ CLIP_FIELDS: dict[str, Field] = {
 EMOTION = Choice(EMOTIONS, None)
 FRAME = Int(0, None, None)
 
+#: A phone's edits (``phones.<index>``, the index in the dub alignment's phone list): its
+#: span, both ends or neither, and/or the viseme its mouth takes.
+PHONE_TIMING = Number(0, None, None)
+PHONE_VISEME = Choice(VISEME_CLASSES, None)
+#: A marker: a time on the timeline (seconds), as the editor dropped it.
+MARKER = Number(0, None, None)
+
+
+def check_phone(data: Any, where: str) -> dict[str, Any]:
+    """A phone's edits: ``start`` and ``end`` (together) and/or ``viseme``."""
+    if not isinstance(data, dict):
+        raise InvalidValue(f"{where}: must be an object")
+    unknown = set(data) - {"start", "end", "viseme"}
+    if unknown:
+        raise InvalidValue(f"{where}.{shown_key(sorted(unknown)[0])}: unknown phone field "
+                           "(use start, end, viseme)")
+    if ("start" in data) != ("end" in data):
+        raise InvalidValue(f"{where}: a phone's timing needs both start and end")
+    out: dict[str, Any] = {}
+    if "start" in data:
+        start = PHONE_TIMING.check(data["start"], f"{where}.start")
+        end = PHONE_TIMING.check(data["end"], f"{where}.end")
+        if not start < end:
+            raise InvalidValue(f"{where}: start ({start:g}) must be before end ({end:g})")
+        out.update(start=start, end=end)
+    if "viseme" in data:
+        out["viseme"] = PHONE_VISEME.check(data["viseme"], f"{where}.viseme")
+    if not out:
+        raise InvalidValue(f"{where}: empty (give start and end, or viseme)")
+    return out
+
+
+def check_alignment(data: Any, where: str = "alignment") -> dict[str, Any]:
+    """The dub's corrected alignment (a retyped transcript), with the hash of the dub it
+    was made for: ``{"dub": hash, "words": [...], "phones": [...], ...}``."""
+    from core.align.result import Alignment
+
+    if not isinstance(data, dict) or not isinstance(data.get("dub"), str):
+        raise InvalidValue(f"{where}: must be an object with the dub's hash and its words "
+                           "and phones")
+    try:
+        al = Alignment.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidValue(f"{where}: not an alignment ({shown(str(exc))})") from None
+    for kind, items in (("words", al.words), ("phones", al.phones)):
+        for i, item in enumerate(items):
+            if not (math.isfinite(item.start) and math.isfinite(item.end)
+                    and 0 <= item.start <= item.end):
+                raise InvalidValue(f"{where}.{kind}[{i}]: start and end must be times, "
+                                   "start before end")
+    for i, p in enumerate(al.phones):
+        if p.viseme is not None and p.viseme not in VISEME_CLASSES:
+            raise InvalidValue(f"{where}.phones[{i}].viseme: unknown viseme {shown(p.viseme)}")
+    return {"dub": data["dub"], **al.to_json()}
+
+
+def check_markers(data: Any, where: str = "markers") -> list[float]:
+    """Markers as sorted, distinct times."""
+    if not isinstance(data, list):
+        raise InvalidValue(f"{where}: must be a list of times in seconds")
+    return sorted({MARKER.check(t, f"{where}[{i}]") for i, t in enumerate(data)})
+
 
 def default_settings(spec: dict[str, Any] | None = None) -> dict[str, Any]:
     spec = SETTINGS if spec is None else spec
@@ -367,12 +430,12 @@ def check_timing(start: Any, end: Any, where: str) -> dict[str, float]:
 MAX_WORD_INDEX = 10**7
 
 
-def word_index(key: Any, where: str) -> int:
+def word_index(key: Any, where: str, what: str = "word") -> int:
     if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 8:
         key = int(key)
     if type(key) is not int or not 0 <= key < MAX_WORD_INDEX:
         shown = "a huge number" if type(key) is int else repr(key)[:40]
-        raise InvalidValue(f"{where}: {shown} is not a word index (0, 1, 2, ...)")
+        raise InvalidValue(f"{where}: {shown} is not a {what} index (0, 1, 2, ...)")
     return key
 
 
@@ -426,7 +489,8 @@ def clip_to_json(clip: dict[str, Any], folder: Path) -> dict[str, Any]:
     return out
 
 
-TOP_LEVEL = ("schema", "source", "dub", "transcript", "settings", "words", "emotion_clips")
+TOP_LEVEL = ("schema", "source", "dub", "transcript", "settings", "words", "emotion_clips",
+             "phones", "markers", "alignment")
 
 
 def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
@@ -466,12 +530,24 @@ def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
         if clip["id"] in seen:
             raise InvalidValue(f"emotion_clips[{i}].id: {shown(clip['id'])} is used twice")
         seen.add(clip["id"])
+    phones = doc.get("phones", {})
+    if not isinstance(phones, dict):
+        raise InvalidValue("phones: must be an object keyed by phone index")
+    state["phones"] = {}
+    for key, value in phones.items():
+        where = f"phones.{shown_key(key)}"
+        state["phones"][word_index(key, where, "phone")] = check_phone(value, where)
+    state["markers"] = check_markers(doc.get("markers", []))
+    state["alignment"] = (None if doc.get("alignment") is None
+                          else check_alignment(doc["alignment"]))
     return state, applied
 
 
 def dump_document(state: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """The JSON document for ``state``, paths made relative to ``folder`` where inside it."""
-    return {
+    """The JSON document for ``state``, paths made relative to ``folder`` where inside it.
+    The phone track's fields (``phones``, ``markers``, ``alignment``) are written only when
+    used, so a project that does not use them still opens in a studio that predates them."""
+    doc = {
         "schema": SCHEMA_VERSION,
         "source": state["source"].to_json(folder),
         "dub": None if state["dub"] is None else state["dub"].to_json(folder),
@@ -480,7 +556,14 @@ def dump_document(state: dict[str, Any], folder: Path) -> dict[str, Any]:
         "settings": _copy(state["settings"]),
         "words": {str(i): dict(w) for i, w in sorted(state["words"].items()) if w},
         "emotion_clips": [clip_to_json(c, folder) for c in state["emotion_clips"]],
+        "phones": {str(i): dict(p) for i, p in sorted(state.get("phones", {}).items()) if p},
+        "markers": list(state.get("markers", [])),
+        "alignment": state.get("alignment"),
     }
+    for key in ("phones", "markers", "alignment"):
+        if not doc[key]:
+            del doc[key]
+    return doc
 
 
 def _copy(settings: dict[str, Any]) -> dict[str, Any]:
