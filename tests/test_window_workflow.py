@@ -8,9 +8,6 @@ from __future__ import annotations
 import pytest
 from studio_window import SAMPLES, TEXT, QApplication, Qt, studio_env, studio_window
 
-from PySide6.QtCore import QSettings  # noqa: E402 - after the Qt set-up
-from PySide6.QtWidgets import QScrollArea  # noqa: E402
-
 PORTRAIT = SAMPLES / "portrait.jpg"
 
 
@@ -115,6 +112,8 @@ def test_help_lists_every_shortcut_from_one_table(qtbot, window):
 
 
 def test_the_window_fits_1366_by_768(window):
+    from PySide6.QtWidgets import QScrollArea
+
     assert window.minimumSizeHint().height() <= 700
     assert window.minimumSize().height() <= 700
     scroll = window.controls.parentWidget().parentWidget()  # the viewport's scroll area
@@ -125,6 +124,8 @@ def test_the_window_fits_1366_by_768(window):
 
 
 def test_layout_is_remembered(qapp, env, tmp_path):
+    from PySide6.QtCore import QSettings
+
     from studio.window import MainWindow
 
     path = str(tmp_path / "layout.ini")
@@ -171,6 +172,8 @@ def test_sliders_take_typed_values_reset_on_double_click_and_show_mixed(qtbot, w
 
 
 def test_export_dialog_remembers_the_last_choices(qapp, tmp_path):
+    from PySide6.QtCore import QSettings
+
     from core.project.schema import default_settings
     from studio.exporting import ExportDialog
 
