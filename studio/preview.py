@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
@@ -60,6 +63,21 @@ class PreviewView(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, w, h))
         if first or self.fitted:
             self.fit()
+
+    def show_poster(self, path: Path, text: str) -> bool:
+        """The source's first frame under ``text`` while the analysis runs (the analysis
+        reports no frames, so this is the one picture to show until the take opens)."""
+        from core.media.source import open_media
+
+        try:
+            with contextlib.closing(open_media(path)) as source:
+                rgb = np.ascontiguousarray(source.frame(0))
+        except Exception:  # noqa: BLE001 - only a picture to wait with; the job says more
+            return False
+        self.show_frame(rgb, (rgb.shape[1], rgb.shape[0]))
+        self.placeholder.setPlainText(text)
+        self.placeholder.setVisible(True)
+        return True
 
     def clear(self, text: str = "Drop a video or a portrait, then a dub") -> None:
         self.item.setPixmap(QPixmap())

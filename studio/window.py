@@ -324,6 +324,8 @@ class MainWindow(QMainWindow):
         job = Job("Analysing", self.session.analysis())  # checked and copied here
         job.succeeded.connect(lambda opened, job=job: self._take_opened(job, opened))
         self.preview.clear("Analysing: tracking the face and aligning the words…")
+        self.preview.show_poster(project.source.path, "Analysing: tracking the face and "
+                                                      "aligning the words…")
         self.start_job(job, replace=True)
 
     def _take_opened(self, job: Job, opened: Any) -> None:
