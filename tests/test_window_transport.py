@@ -128,3 +128,12 @@ def test_export_dialog_choices_reach_the_file(qtbot, ready, env):
     # an undo step puts the project's export settings back
     w.undo_action.trigger()
     assert w.project.setting("export.crf") != 35
+
+
+def test_dragging_the_playhead_scrubs_with_a_grain_of_sound(qtbot, ready):
+    w = ready
+    w.timeline.scrubbed.emit(1.0)
+    assert w.frame == round(w.take.fps)
+    if w.audio is not None:  # QtMultimedia installed: a short grain at the playhead
+        assert w.transport.grain.isActive()
+        qtbot.waitUntil(lambda: not w.transport.grain.isActive(), timeout=2000)

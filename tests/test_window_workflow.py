@@ -206,3 +206,12 @@ def test_timecode():
     assert timecode(25 * 61 + 7, 25) == "00:01:01:07"
     assert timecode(30 * 3600, 29.97) == "01:00:00:00"
 
+
+
+def test_jobs_say_how_long_is_left():
+    from studio.jobs import eta_text
+
+    assert eta_text(0.1, 1, 10) == ""  # no pace yet
+    assert eta_text(4.0, 20, 60) == ", about 12 s left"
+    assert eta_text(60.0, 10, 100) == ", about 10 min left"
+    assert eta_text(5.0, 10, 0) == ""
