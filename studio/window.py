@@ -9,6 +9,7 @@ parts: the playhead (studio/transport.py), the edits from the controls and the t
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,9 @@ def _load_engine(done: threading.Event) -> None:
 
 class MainWindow(QMainWindow):
     """The studio. ``projects_root``: where projects made from dropped media go (default:
-    a folder next to the media); ``prompts=False`` answers every question with its default
-    (for tests); ``settings``: a QSettings to remember layout and recent projects in."""
+    $STUDIO_PROJECTS_DIR, else where the user says); ``prompts=False`` answers every
+    question with its default (for tests); ``settings``: a QSettings to remember layout
+    and recent projects in."""
 
     frame_shown = Signal(object)  # RenderResult
     job_finished = Signal(str, str)  # job name, outcome
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
         guard_none()
         super().__init__()
         self.setObjectName("studio")
+        projects_root = projects_root or os.environ.get("STUDIO_PROJECTS_DIR") or None
         self.projects_root = None if projects_root is None else Path(projects_root)
         self.prompts = prompts
         self.qsettings = settings or QSettings("talking-face-studio", "studio")
