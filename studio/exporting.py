@@ -139,6 +139,7 @@ class Exporting(QObject):
         self.dialog: ExportDialog | None = None
         self.notice: QMessageBox | None = None
         self.pending: tuple[Path, ExportSettings] | None = None  # after a re-analysis
+        window.jobs.finished.connect(self._job_ended)
 
     def export_dialog(self) -> ExportDialog:
         w = self.w
@@ -195,12 +196,18 @@ class Exporting(QObject):
             return True
         return self.start(path, settings)
 
-    def take_opened(self) -> None:
-        """The take is open again: run the export that waited for it."""
-        if self.pending is not None:
-            path, settings = self.pending
-            self.pending = None
+    def _job_ended(self, name: str, outcome: str) -> None:
+        """The analysis that a policy change asked for ended: run the export that waited
+        for it (or drop it, saying so, when the analysis did not make a take)."""
+        if self.pending is None or name != "Analysing":
+            return
+        path, settings = self.pending
+        self.pending = None
+        if outcome == "succeeded" and self.w.session.handle is not None:
             self.start(path, settings)
+        else:
+            self.w.statusBar().showMessage(f"Export of {path.name} not started: the "
+                                           f"analysis {outcome or 'ended'}", 8000)
 
     def start(self, path: Path, settings: ExportSettings) -> bool:
         w, renderer = self.w, self.w.renderer

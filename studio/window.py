@@ -360,7 +360,6 @@ class MainWindow(QMainWindow):
         self.seek(min(self.frame, take.frame_count - 1))
         self._sync_driver()
         self.take_ready.emit()
-        self.exporting.take_opened()
 
     def _close_take(self) -> None:
         self.pause()

@@ -137,3 +137,22 @@ def test_dragging_the_playhead_scrubs_with_a_grain_of_sound(qtbot, ready):
     if w.audio is not None:  # QtMultimedia installed: a short grain at the playhead
         assert w.transport.grain.isActive()
         qtbot.waitUntil(lambda: not w.transport.grain.isActive(), timeout=2000)
+
+
+def test_a_changed_length_policy_analyses_again_then_exports(qtbot, ready, env):
+    import av
+
+    w = ready
+    choices = w.export_dialog().choices()
+    other = "trim" if w.project.setting("shorter") == "silent" else "silent"
+    choices.update({"shorter": other, "export.preset": "ultrafast", "height": 360})
+    finished = []
+    w.job_finished.connect(lambda name, outcome: finished.append((name, outcome)))
+    out = env / "policy.mp4"
+    assert w.export_mp4(out, choices)
+    qtbot.waitUntil(lambda: ("Exporting", "succeeded") in finished, timeout=240_000)
+    assert ("Analysing", "succeeded") in finished  # the take was made again first
+    assert w.project.setting("shorter") == other
+    with av.open(str(out)) as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    assert frames == w.take.frame_count
