@@ -215,3 +215,13 @@ def test_jobs_say_how_long_is_left():
     assert eta_text(4.0, 20, 60) == ", about 12 s left"
     assert eta_text(60.0, 10, 100) == ", about 10 min left"
     assert eta_text(5.0, 10, 0) == ""
+
+
+def test_the_preview_shows_the_source_while_the_analysis_runs(qtbot, window):
+    from studio_window import SPEECH
+
+    window.new_project(PORTRAIT, SPEECH, TEXT)
+    assert window.job is not None and window.job.name == "Analysing"
+    assert window.preview.image is not None  # the portrait, not a blank view
+    assert window.preview.placeholder.isVisible()  # with what is going on
+    assert window.job_label.text().startswith("Analysing")
