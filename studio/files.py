@@ -206,7 +206,11 @@ class ProjectFiles(QObject):
         if self.w.project is None:
             return False
         if folder is None:
-            name = QFileDialog.getExistingDirectory(self.w, "Save the project in a new folder")
+            here = self.w.project.folder
+            name, _ = QFileDialog.getSaveFileName(  # a new folder's name, anywhere
+                self.w, "Save the project as a new folder", str(_unique(
+                    here.with_name(f"{here.name} copy"))), "Project folder (*)",
+                options=QFileDialog.Option.DontConfirmOverwrite)
             if not name:
                 return False
             folder = Path(name)
