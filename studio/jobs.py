@@ -27,6 +27,7 @@ class JobRunner(QObject):
     """Runs a long :class:`Job` at a time; ``finished(name, outcome)`` when one ends."""
 
     finished = Signal(str, str)
+    progressed = Signal(str, float, float)  # the running job's stage, done, total
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -83,6 +84,7 @@ class JobRunner(QObject):
         count = f" {int(done)}/{int(total)}" if total > 1 else ""
         eta = eta_text(now - self._stage[1], done - self._stage[2], total - done)
         self.label.setText(f"{self.job.name if self.job else ''}: {stage}{count}{eta}")
+        self.progressed.emit(stage, done, total)
 
     def _done(self, job: Job) -> None:
         if job is not self.job:

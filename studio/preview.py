@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,9 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+POSTER_SIDE = 640  # the longer side of the source frames shown while the analysis runs
+
+
 class PreviewView(QGraphicsView):
     """Shows one picture; fits it to the pane until the user zooms (wheel), fit again with
     :meth:`fit`. The picture keeps its place in scene units whatever its resolution, so the
@@ -26,6 +29,7 @@ class PreviewView(QGraphicsView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
+        self._poster: tuple[object, float] | None = None  # (open source, when last shown)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setBackgroundBrush(QBrush(QColor(30, 30, 30)))
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -65,21 +69,46 @@ class PreviewView(QGraphicsView):
             self.fit()
 
     def show_poster(self, path: Path, text: str) -> bool:
-        """The source's first frame under ``text`` while the analysis runs (the analysis
-        reports no frames, so this is the one picture to show until the take opens)."""
+        """The source's first frame under ``text`` while the analysis runs; then, as the
+        tracking reports its progress, the frame it has reached (:meth:`show_tracked`)."""
         from core.media.source import open_media
 
+        self.end_poster()
         try:
-            with contextlib.closing(open_media(path)) as source:
-                rgb = np.ascontiguousarray(source.frame(0))
+            source = open_media(path)
+            rgb = np.ascontiguousarray(source.frame(0, max_side=POSTER_SIDE))
         except Exception:  # noqa: BLE001 - only a picture to wait with; the job says more
             return False
-        self.show_frame(rgb, (rgb.shape[1], rgb.shape[0]))
+        self._poster = (source, time.monotonic())
+        self.show_frame(rgb, (source.width, source.height))
         self.placeholder.setPlainText(text)
         self.placeholder.setVisible(True)
         return True
 
+    def show_tracked(self, frame: int) -> None:
+        """The source frame the tracking has reached (at most every half second: the
+        window decodes it again, so it stays a glance, not a second decode of the clip)."""
+        if self._poster is None:
+            return
+        source, shown = self._poster
+        now = time.monotonic()
+        if now - shown < 0.5 or not 0 <= frame < source.frame_count:
+            return
+        try:
+            rgb = np.ascontiguousarray(source.frame(frame, max_side=POSTER_SIDE))
+        except Exception:  # noqa: BLE001 - a glance only
+            return
+        self._poster = (source, now)
+        self.show_frame(rgb, (source.width, source.height))
+        self.placeholder.setVisible(True)
+
+    def end_poster(self) -> None:
+        if self._poster is not None:
+            self._poster[0].close()
+            self._poster = None
+
     def clear(self, text: str = "Drop a video or a portrait, then a dub") -> None:
+        self.end_poster()
         self.item.setPixmap(QPixmap())
         self.image = None
         self.frame_size = None

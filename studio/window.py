@@ -145,6 +145,8 @@ class MainWindow(QMainWindow):
 
         self.jobs = JobRunner(self)
         self.jobs.finished.connect(self.job_finished)
+        self.jobs.progressed.connect(lambda stage, done, _: stage == "tracking"
+                                     and self.preview.show_tracked(int(done) - 1))
         self.job_label, self.progress = self.jobs.label, self.jobs.bar
         self.cancel_button = self.jobs.cancel_button
         self.frame_label = QLabel("")
@@ -336,6 +338,7 @@ class MainWindow(QMainWindow):
             opened.take.close()
             return
         self._close_take()
+        self.preview.end_poster()
         self.session.adopt(opened)
         take = opened.take
         self.renderer = RenderWorker(self.session.handle)
@@ -483,3 +486,4 @@ class MainWindow(QMainWindow):
         self.jobs.stop()
         self.autosave_timer.stop()
         self._close_take()
+        self.preview.end_poster()

@@ -225,3 +225,22 @@ def test_the_preview_shows_the_source_while_the_analysis_runs(qtbot, window):
     assert window.preview.image is not None  # the portrait, not a blank view
     assert window.preview.placeholder.isVisible()  # with what is going on
     assert window.job_label.text().startswith("Analysing")
+
+
+def test_the_preview_follows_the_tracking(qapp, shared_data):
+    from studio.preview import PreviewView
+
+    view = PreviewView()
+    try:
+        assert view.show_poster(shared_data / "video" / "woman_glasses.mp4", "Analysing…")
+        first = view.image.copy()
+        source, _ = view._poster
+        view._poster = (source, 0.0)  # the last glance was long ago
+        view.show_tracked(source.frame_count // 2)
+        assert view.image != first  # the frame the tracking reached
+        shown = view.image.copy()
+        view.show_tracked(source.frame_count - 1)  # too soon after the last one
+        assert view.image == shown
+    finally:
+        view.end_poster()
+    assert view._poster is None
