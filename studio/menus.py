@@ -134,6 +134,7 @@ def build_menus(w: Any) -> None:
         w.play_action.setToolTip(tr.sound_note)
     w.loop_action = _action(w, p, "Loop (in/out, else the selected words)", lambda: None,
                             "Ctrl+L", True)
+    w.loop_action.setIconText("Loop")  # the toolbar's short name
 
     t = mb.addMenu("&Train")
     t.setToolTipsVisible(True)
