@@ -183,6 +183,16 @@ class EditSession:
         self.generation += 1
         project.events.connect(self._on_project)
 
+    def close_project(self) -> None:
+        """Edit nothing from now on (File → Close; the caller asked about unsaved work)."""
+        self.close_take()
+        if self.project is not None:
+            self.project.events.disconnect(self._on_project)
+        if self.history is not None:
+            self.history.events.disconnect(self._on_history)
+        self.project, self.history, self._drag = None, None, None
+        self.generation += 1
+
     def _on_project(self, name: str, payload: dict[str, Any]) -> None:
         if name in EDIT_EVENTS:
             self.generation += 1

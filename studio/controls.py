@@ -8,13 +8,15 @@ slider drag carries a token, so one drag becomes one undo step.
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,40 +34,72 @@ _tokens = itertools.count(1)
 
 
 class ValueSlider(QWidget):
-    """A horizontal slider over [lo, hi] in steps, with its value printed beside it.
+    """A horizontal slider over [lo, hi] in steps, with a number field beside it to type
+    the value; a double-click on the slider puts the default back.
 
     ``edited(value, token)`` fires for user and programmatic moves (not for :meth:`show`);
-    the token changes whenever the handle is pressed or released, and on keyboard steps.
+    the token changes whenever the handle is pressed or released, on keyboard steps, on a
+    typed value and on a reset. :meth:`show_mixed` says the selected things differ.
     """
 
     edited = Signal(float, int)
 
     def __init__(self, lo: float, hi: float, step: float, fmt: str = "{:.2f}",
-                 parent=None) -> None:
+                 parent=None, default: float | None = None) -> None:
         super().__init__(parent)
         self.lo, self.step, self.fmt = lo, step, fmt
+        self.default = lo if default is None else float(default)
+        self.mixed = False
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, round((hi - lo) / step))
-        self.label = QLabel()
-        self.label.setMinimumWidth(40)
+        self.entry = QDoubleSpinBox()
+        self.entry.setDecimals(max(0, -math.floor(math.log10(step) + 1e-9)))
+        self.entry.setRange(lo, hi)
+        self.entry.setSingleStep(step)
+        self.entry.setKeyboardTracking(False)  # a typed value counts when it is done
+        suffix = fmt.split("}", 1)[1] if "}" in fmt else ""
+        self.entry.setSuffix(suffix)
+        self.entry.setMinimumWidth(64)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.slider, 1)
-        lay.addWidget(self.label)
+        lay.addWidget(self.entry)
         self.token = next(_tokens)
         self._quiet = False
         self.slider.sliderPressed.connect(self._new_token)
         self.slider.sliderReleased.connect(self._new_token)
         self.slider.valueChanged.connect(self._changed)
+        self.entry.valueChanged.connect(self._typed)
+        self.slider.installEventFilter(self)
 
     @classmethod
     def of(cls, control: vocabulary.Control, hi: float | None = None) -> ValueSlider:
         """The slider of a control defined in :mod:`core.vocabulary` (``hi``: where the
         slider ends when the control has no upper limit)."""
-        s = cls(control.lo, control.hi if hi is None else hi, control.step, control.fmt)
-        if control.tip:
-            s.setToolTip(control.tip[0].upper() + control.tip[1:])
+        default = control.default if control.default is not None else 1.0
+        s = cls(control.lo, control.hi if hi is None else hi, control.step, control.fmt,
+                default=default)
+        tip = control.tip or control.what
+        if tip:
+            s.tip = (f"{tip[0].upper()}{tip[1:]} (from {control.lo:g} to "
+                     f"{(control.hi if hi is None else hi):g}; default {default:g}; "
+                     "double-click the slider to reset)")
+            s.setToolTip(s.tip)
         return s
+
+    tip = ""
+
+    def eventFilter(self, obj: Any, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.slider and event.type() == QEvent.Type.MouseButtonDblClick:
+            self.reset()
+            return True
+        return False
+
+    def reset(self) -> None:
+        """Back to the default, as one undo step."""
+        self._new_token()
+        self.setValue(self.default)
+        self._new_token()
 
     def _new_token(self) -> None:
         self.token = next(_tokens)
@@ -74,20 +108,49 @@ class ValueSlider(QWidget):
         return round(self.lo + self.slider.value() * self.step, 6)
 
     def setValue(self, value: float) -> None:  # noqa: N802 - Qt style, as a user move
-        self.slider.setValue(round((value - self.lo) / self.step))
+        index = round((value - self.lo) / self.step)
+        if index == self.slider.value() and self.mixed:
+            self._changed(index)  # one value for every selected thing, as asked
+        self.slider.setValue(index)
 
     def show_value(self, value: float) -> None:
         """Show a value without reporting it (the project changed, e.g. undo)."""
         self._quiet = True
         try:
             self.slider.setValue(round((value - self.lo) / self.step))
+            self._show_entry()
         finally:
             self._quiet = False
-        self.label.setText(self.fmt.format(self.value()))
+        self.mixed = False
+        self.setToolTip(self.tip)
+
+    def show_mixed(self, value: float) -> None:
+        """The selected things differ: the handle at the first one's value, the field
+        says "mixed"; moving either sets them all."""
+        self.show_value(value)
+        self.mixed = True
+        self.entry.lineEdit().setText("mixed")
+        self.setToolTip(f"{self.tip}\nmixed: the selected words differ")
+
+    def _show_entry(self) -> None:
+        self.entry.blockSignals(True)
+        try:
+            self.entry.setValue(self.value())
+        finally:
+            self.entry.blockSignals(False)
+
+    def _typed(self, value: float) -> None:
+        if self._quiet:
+            return
+        self._new_token()
+        self.setValue(value)
+        self._new_token()
+        self._show_entry()
 
     def _changed(self, _: int) -> None:
-        self.label.setText(self.fmt.format(self.value()))
         if not self._quiet:
+            self.mixed = False
+            self._show_entry()
             self.edited.emit(self.value(), self.token)
 
 
@@ -148,6 +211,11 @@ class ControlPanel(QWidget):
         form.addRow("round", self.round)
         form.addRow(self.word_alpha_on, self.word_alpha)
         form.addRow(self.silent)
+        self.saturation = QLabel("")
+        self.saturation.setWordWrap(True)
+        self.saturation.setToolTip("Where α, β and the word scales ask for more opening "
+                                   "than the face can give, the opening saturates smoothly")
+        form.addRow(self.saturation)
         lay.addWidget(w)
         for field, s in (("open", self.open), ("wide", self.wide), ("round", self.round)):
             s.edited.connect(lambda v, t, field=field: self.word_edited.emit(field, v, t))
@@ -156,6 +224,7 @@ class ControlPanel(QWidget):
         self.word_alpha_on.clicked.connect(
             lambda on: self.word_edited.emit("alpha", self.word_alpha.value() if on else None, 0))
         self.silent.clicked.connect(lambda on: self.word_edited.emit("silent", bool(on), 0))
+        self.silent.clicked.connect(lambda _: self.silent.setTristate(False))
 
         e = QGroupBox("New emotion clip")
         form = QFormLayout(e)
@@ -253,8 +322,10 @@ class ControlPanel(QWidget):
             i = self.driver.count() - 1
         self.driver.setCurrentIndex(i)
 
-    def show_words(self, texts: list[str], style: dict[str, Any] | None) -> None:
-        """The inspector for the selected words (``style``: the first one's fields)."""
+    def show_words(self, texts: list[str], style: dict[str, Any] | None,
+                   styles: list[dict[str, Any]] | None = None) -> None:
+        """The inspector for the selected words (``style``: the first one's fields;
+        ``styles``: every selected word's, so a field where they differ shows "mixed")."""
         on = bool(texts) and style is not None
         for wgt in (self.open, self.wide, self.round, self.word_alpha_on, self.word_alpha,
                     self.silent):
@@ -264,13 +335,31 @@ class ControlPanel(QWidget):
                                     "shift-click adds)")
             return
         self.word_label.setText(" · ".join(f"“{t}”" for t in texts))
-        self.open.show_value(float(style["open"]))
-        self.wide.show_value(float(style["wide"]))
-        self.round.show_value(float(style["round"]))
+        styles = styles or [style]
+        for field, s in (("open", self.open), ("wide", self.wide), ("round", self.round)):
+            differ = len({float(x[field]) for x in styles}) > 1
+            (s.show_mixed if differ else s.show_value)(float(style[field]))
         own = style.get("alpha")
         self.word_alpha_on.setChecked(own is not None)
-        self.word_alpha.show_value(1.0 if own is None else float(own))
-        self.silent.setChecked(bool(style["silent"]))
+        owns = {x.get("alpha") for x in styles}
+        (self.word_alpha.show_mixed if len(owns) > 1 else self.word_alpha.show_value)(
+            1.0 if own is None else float(own))
+        silent = {bool(x["silent"]) for x in styles}
+        self.silent.setTristate(len(silent) > 1)
+        self.silent.setCheckState(Qt.CheckState.PartiallyChecked if len(silent) > 1 else
+                                  Qt.CheckState.Checked if style["silent"] else
+                                  Qt.CheckState.Unchecked)
+
+    def show_saturation(self, share: float | None) -> None:
+        """How much of the asked opening the face could not give, over the selected words
+        (else at the playhead): the α and word sliders stop opening the mouth there."""
+        if share is None or share < 0.005:
+            self.saturation.setText("opening: within the face's reach")
+            self.saturation.setStyleSheet("")
+        else:
+            self.saturation.setText(f"opening saturates: {100 * share:.0f} % of the asked "
+                                    "motion is held back")
+            self.saturation.setStyleSheet("color: #d08000;")
 
     def _preset_chosen(self) -> None:
         """The combo's preset as the clip's emotion (also what "Clear" does to an image)."""

@@ -183,7 +183,27 @@ class EditBindings(QObject):
             self.window.controls.show_words([], None)
             return
         texts = [al.words[i].text for i in self.selected if i < len(al.words)]
-        self.window.controls.show_words(texts, self.project.word_style(self.selected[0]))
+        self.window.controls.show_words(texts, self.project.word_style(self.selected[0]),
+                                        [self.project.word_style(i) for i in self.selected])
+        self.show_saturation()
+
+    def show_saturation(self) -> None:
+        """The share of the asked opening held back over the selected words (else at the
+        playhead), read from the take when no render holds it."""
+        handle, take = self.session.handle, self.session.take
+        if handle is None or take is None or not handle.lock.acquire(blocking=False):
+            return
+        try:
+            span = self.selection_span()
+            fps, n = take.fps, take.frame_count
+            a, b = ((round(span[0] * fps), round(span[1] * fps) + 1) if span is not None
+                    else (self.window.frame, self.window.frame + 1))
+            values = take.saturation(slice(max(0, min(a, n - 1)), max(1, min(b, n))))
+        except Exception:  # noqa: BLE001 - a readout only; the take may be mid-switch
+            return
+        finally:
+            handle.lock.release()
+        self.window.controls.show_saturation(float(values.max()) if values.size else None)
 
     def fill_words(self) -> None:
         """The timeline's words, with their timing fixes and which are edited."""

@@ -17,6 +17,11 @@ from core.project.project import AUTOSAVE_FILE, PROJECT_FILE, Project
 
 TEXT_SUFFIXES = {".txt", ".srt", ".vtt"}
 MAX_RECENT = 8
+IMPORTS = {
+    "dub": ("Import dub audio", "Audio (*.wav *.mp3 *.m4a *.aac *.flac *.ogg *.opus *.aiff "
+                                "*.aif);;Video with sound (*.mp4 *.mov *.mkv *.webm);;All (*)"),
+    "transcript": ("Import transcript", "Transcript (*.txt *.srt *.vtt)"),
+}
 
 
 def _unique(folder: Path) -> Path:
@@ -83,28 +88,73 @@ class ProjectFiles(QObject):
         except StudioError as exc:
             self.w.show_error(exc, "Cannot open that")
 
-    def folder_for(self, media: Path) -> Path:
-        """A new folder for a project made from ``media``."""
+    def folder_for(self, media: Path) -> Path | None:
+        """A new folder for a project made from ``media``: under the window's projects
+        root, else where the user says (offered: the documents folder). Nothing is written
+        beside the user's media without their choosing it. None: the user cancelled."""
         if self.w.projects_root is not None:
             return _unique(self.w.projects_root / media.stem)
-        import os
-
-        if os.access(media.parent, os.W_OK):
-            return _unique(media.parent / f"{media.stem} project")
         from PySide6.QtCore import QStandardPaths
 
         docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-        return _unique(Path(docs) / "Talking-face studio" / media.stem)
+        offered = _unique(Path(docs or Path.home()) / "Talking-face studio" / media.stem)
+        if not self.w.prompts:
+            return offered
+        name, _ = QFileDialog.getSaveFileName(
+            self.w, f"Where should the project of {media.name} go?", str(offered),
+            "Project folder (*)")
+        return _unique(Path(name)) if name else None
 
     def new_project(self, media: Path, audio: Path | None = None, text: Path | None = None,
                     folder: Path | None = None) -> None:
         folder = folder or self.folder_for(media)
+        if folder is None:
+            return
         try:
             project = Project.new(folder, media, audio, text)
         except StudioError as exc:
             self.w.show_error(exc, "Cannot start a project")
             return
         self.w._set_project(project)
+
+    def close_project(self) -> bool:
+        """File → Close: ask about unsaved changes, then an empty window."""
+        if self.w.project is None or not self.may_discard():
+            return False
+        self.w.jobs.stop()
+        self.w._close_take()
+        self.w.session.close_project()
+        self.w.setWindowModified(False)
+        self.w.setWindowTitle("Talking-face studio[*]")
+        self.w.editing.selected = []
+        self.w.timeline.clear_all()
+        self.w.waveform.clear_audio()
+        self.w.controls.show_words([], None)
+        self.w.controls.show_clip(None)
+        self.w.undo_stack.refresh()
+        self.w.preview.clear("Drop a video or a portrait to start a project")
+        self.w.update_actions()
+        return True
+
+    def import_media(self, role: str, path: Path | None = None) -> bool:
+        """File → Import dub audio… / Import transcript…: checked at the door; a file that
+        is not what the role needs gets a dialog naming it, and the project is unchanged."""
+        if self.w.project is None:
+            self.w.show_error(StudioError(None, "start or open a project first (File → New "
+                                                "project…)"), "Import")
+            return False
+        if path is None:
+            caption, kinds = IMPORTS[role]
+            name, _ = QFileDialog.getOpenFileName(self.w, caption, "", kinds)
+            if not name:
+                return False
+            path = Path(name)
+        try:
+            self.w.session.edit(SetMedia(role, path))
+        except StudioError as exc:
+            self.w.show_error(exc, f"Cannot use that {'dub' if role == 'dub' else role}")
+            return False
+        return True
 
     def new_from_media(self) -> None:
         name, _ = QFileDialog.getOpenFileName(
@@ -156,7 +206,11 @@ class ProjectFiles(QObject):
         if self.w.project is None:
             return False
         if folder is None:
-            name = QFileDialog.getExistingDirectory(self.w, "Save the project in a new folder")
+            here = self.w.project.folder
+            name, _ = QFileDialog.getSaveFileName(  # a new folder's name, anywhere
+                self.w, "Save the project as a new folder", str(_unique(
+                    here.with_name(f"{here.name} copy"))), "Project folder (*)",
+                options=QFileDialog.Option.DontConfirmOverwrite)
             if not name:
                 return False
             folder = Path(name)

@@ -3,6 +3,7 @@ status bar, and the short side jobs (driver switch, reference image) kept until 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -12,10 +13,21 @@ from core.errors import StudioError
 from studio.workers import Job
 
 
+def eta_text(elapsed: float, done: float, left: float) -> str:
+    """", about 12 s left" from the pace so far in a stage ("" until there is a pace)."""
+    if done <= 0 or elapsed < 0.5 or left <= 0:
+        return ""
+    seconds = elapsed / done * left
+    if seconds >= 90:
+        return f", about {seconds / 60:.0f} min left"
+    return f", about {max(1, round(seconds))} s left"
+
+
 class JobRunner(QObject):
     """Runs a long :class:`Job` at a time; ``finished(name, outcome)`` when one ends."""
 
     finished = Signal(str, str)
+    progressed = Signal(str, float, float)  # the running job's stage, done, total
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -54,7 +66,8 @@ class JobRunner(QObject):
         job.cancelled.connect(lambda job=job: self.window.statusBar().showMessage(
             f"{job.name}: cancelled", 5000))
         job.finished.connect(lambda job=job: self._done(job))
-        self.label.setText(job.name)
+        self.label.setText(f"{job.name}: starting…")
+        self._stage: tuple[str, float] | None = None  # (stage, when it started)
         self.bar.setValue(0)
         self.cancel_button.setEnabled(True)
         self._show(True)
@@ -62,10 +75,16 @@ class JobRunner(QObject):
         return True
 
     def _progress(self, stage: str, done: float, total: float) -> None:
+        """The stage, its progress and an estimate of the time left in it."""
         self.job_progress = (stage, done, total)
+        now = time.monotonic()
+        if self._stage is None or self._stage[0] != stage:
+            self._stage = (stage, now, done)
         self.bar.setValue(int(1000 * done / total) if total > 0 else 0)
         count = f" {int(done)}/{int(total)}" if total > 1 else ""
-        self.label.setText(f"{self.job.name if self.job else ''}: {stage}{count}")
+        eta = eta_text(now - self._stage[1], done - self._stage[2], total - done)
+        self.label.setText(f"{self.job.name if self.job else ''}: {stage}{count}{eta}")
+        self.progressed.emit(stage, done, total)
 
     def _done(self, job: Job) -> None:
         if job is not self.job:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
@@ -15,6 +18,9 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+POSTER_SIDE = 640  # the longer side of the source frames shown while the analysis runs
+
+
 class PreviewView(QGraphicsView):
     """Shows one picture; fits it to the pane until the user zooms (wheel), fit again with
     :meth:`fit`. The picture keeps its place in scene units whatever its resolution, so the
@@ -23,6 +29,7 @@ class PreviewView(QGraphicsView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
+        self._poster: tuple[object, float] | None = None  # (open source, when last shown)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setBackgroundBrush(QBrush(QColor(30, 30, 30)))
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -61,7 +68,47 @@ class PreviewView(QGraphicsView):
         if first or self.fitted:
             self.fit()
 
+    def show_poster(self, path: Path, text: str) -> bool:
+        """The source's first frame under ``text`` while the analysis runs; then, as the
+        tracking reports its progress, the frame it has reached (:meth:`show_tracked`)."""
+        from core.media.source import open_media
+
+        self.end_poster()
+        try:
+            source = open_media(path)
+            rgb = np.ascontiguousarray(source.frame(0, max_side=POSTER_SIDE))
+        except Exception:  # noqa: BLE001 - only a picture to wait with; the job says more
+            return False
+        self._poster = (source, time.monotonic())
+        self.show_frame(rgb, (source.width, source.height))
+        self.placeholder.setPlainText(text)
+        self.placeholder.setVisible(True)
+        return True
+
+    def show_tracked(self, frame: int) -> None:
+        """The source frame the tracking has reached (at most every half second: the
+        window decodes it again, so it stays a glance, not a second decode of the clip)."""
+        if self._poster is None:
+            return
+        source, shown = self._poster
+        now = time.monotonic()
+        if now - shown < 0.5 or not 0 <= frame < source.frame_count:
+            return
+        try:
+            rgb = np.ascontiguousarray(source.frame(frame, max_side=POSTER_SIDE))
+        except Exception:  # noqa: BLE001 - a glance only
+            return
+        self._poster = (source, now)
+        self.show_frame(rgb, (source.width, source.height))
+        self.placeholder.setVisible(True)
+
+    def end_poster(self) -> None:
+        if self._poster is not None:
+            self._poster[0].close()
+            self._poster = None
+
     def clear(self, text: str = "Drop a video or a portrait, then a dub") -> None:
+        self.end_poster()
         self.item.setPixmap(QPixmap())
         self.image = None
         self.frame_size = None

@@ -9,6 +9,7 @@ parts: the playhead (studio/transport.py), the edits from the controls and the t
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,10 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
 )
 
 from core.errors import StudioError
@@ -27,6 +28,7 @@ from core.project.project import Project
 from core.session import EditSession
 from studio.controls import ControlPanel
 from studio.editing import EditBindings
+from studio.exporting import Exporting
 from studio.files import ProjectFiles, remember
 from studio.jobs import JobRunner
 from studio.menus import ROOT, build_menus
@@ -47,6 +49,7 @@ _PARTS = {
     "editing": ("selected", "image_dialog", "set_clip_image", "choose_clip_image"),
     "training": ("train", "train_panel", "train_dialog_box", "open_train_dialog",
                  "start_training", "cancel_training"),
+    "exporting": ("export_mp4", "export_dialog"),
     "files": ("open_paths", "folder_for", "new_project", "new_from_media", "open_dialog",
               "open_project", "save", "save_as", "may_discard"),
 }
@@ -79,8 +82,9 @@ def _load_engine(done: threading.Event) -> None:
 
 class MainWindow(QMainWindow):
     """The studio. ``projects_root``: where projects made from dropped media go (default:
-    a folder next to the media); ``prompts=False`` answers every question with its default
-    (for tests); ``settings``: a QSettings to remember layout and recent projects in."""
+    $STUDIO_PROJECTS_DIR, else where the user says); ``prompts=False`` answers every
+    question with its default (for tests); ``settings``: a QSettings to remember layout
+    and recent projects in."""
 
     frame_shown = Signal(object)  # RenderResult
     job_finished = Signal(str, str)  # job name, outcome
@@ -95,6 +99,7 @@ class MainWindow(QMainWindow):
         guard_none()
         super().__init__()
         self.setObjectName("studio")
+        projects_root = projects_root or os.environ.get("STUDIO_PROJECTS_DIR") or None
         self.projects_root = None if projects_root is None else Path(projects_root)
         self.prompts = prompts
         self.qsettings = settings or QSettings("talking-face-studio", "studio")
@@ -124,7 +129,12 @@ class MainWindow(QMainWindow):
         self.waveform = WaveformPane()
         self.timeline = TimelinePane()
         self.timeline.setXLink(self.waveform)
-        self._dock("Controls", self.controls, Qt.DockWidgetArea.RightDockWidgetArea)
+        scroll = QScrollArea()  # the panels scroll on a small screen (1366x768)
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.controls.sizeHint().width() + 20)
+        self._dock("Controls", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         wave_dock = self._dock("Waveform", self.waveform, Qt.DockWidgetArea.BottomDockWidgetArea)
         line_dock = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(wave_dock, line_dock, Qt.Orientation.Vertical)
@@ -135,18 +145,21 @@ class MainWindow(QMainWindow):
 
         self.jobs = JobRunner(self)
         self.jobs.finished.connect(self.job_finished)
+        self.jobs.progressed.connect(lambda stage, done, _: stage == "tracking"
+                                     and self.preview.show_tracked(int(done) - 1))
         self.job_label, self.progress = self.jobs.label, self.jobs.bar
         self.cancel_button = self.jobs.cancel_button
         self.frame_label = QLabel("")
         for w in (self.job_label, self.progress, self.cancel_button, self.frame_label):
             self.statusBar().addPermanentWidget(w)
         self.training = Training(self)
+        self.transport = Transport(self)
         build_menus(self)
         self.files = ProjectFiles(self)
-        self.transport = Transport(self)
+        self.exporting = Exporting(self)
         self.editing = EditBindings(self)
-        self.timeline.scrubbed.connect(self.seek_time)
-        self.waveform.scrubbed.connect(self.seek_time)
+        self.timeline.scrubbed.connect(self.transport.scrub)
+        self.waveform.scrubbed.connect(self.transport.scrub)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(4000)
@@ -192,6 +205,8 @@ class MainWindow(QMainWindow):
         has_project, has_take = self.project is not None, self.session.handle is not None
         self.save_action.setEnabled(has_project)
         self.save_as_action.setEnabled(has_project)
+        for a in (self.close_action, self.import_dub_action, self.import_text_action):
+            a.setEnabled(has_project)
         self.export_action.setEnabled(has_take)
         self.train_action.setEnabled(has_project and self.project.dub is not None
                                      and self.training.train is None)
@@ -314,6 +329,8 @@ class MainWindow(QMainWindow):
         job = Job("Analysing", self.session.analysis())  # checked and copied here
         job.succeeded.connect(lambda opened, job=job: self._take_opened(job, opened))
         self.preview.clear("Analysing: tracking the face and aligning the words…")
+        self.preview.show_poster(project.source.path, "Analysing: tracking the face and "
+                                                      "aligning the words…")
         self.start_job(job, replace=True)
 
     def _take_opened(self, job: Job, opened: Any) -> None:
@@ -321,6 +338,7 @@ class MainWindow(QMainWindow):
             opened.take.close()
             return
         self._close_take()
+        self.preview.end_poster()
         self.session.adopt(opened)
         take = opened.take
         self.renderer = RenderWorker(self.session.handle)
@@ -381,6 +399,8 @@ class MainWindow(QMainWindow):
         self.preview.show_frame(result.image, (take.source.width, take.source.height),
                                 result.points)
         self.shown = result
+        if result.stage == "full":
+            self.editing.show_saturation()
         self.frame_shown.emit(result)
 
     def is_current(self, result: RenderResult | None, stage: str = "full") -> bool:
@@ -445,35 +465,6 @@ class MainWindow(QMainWindow):
             return
         self.session.driver_switched()
 
-    # -- export -------------------------------------------------------------------------
-
-    def export_mp4(self, path: str | Path | None = None) -> bool:
-        """Export the project to an MP4 on a worker (asks where unless ``path`` is given)."""
-        if self.session.handle is None or self.project is None:
-            self.show_error(StudioError(None, "nothing to export yet: drop a video and a dub"),
-                            "Export")
-            return False
-        if path is None:
-            name, _ = QFileDialog.getSaveFileName(
-                self, "Export MP4", str(self.project.folder / f"{self.project.folder.name}.mp4"),
-                "Video (*.mp4 *.mov *.mkv)")
-            if not name:
-                return False
-            path = name
-        renderer = self.renderer
-        try:  # never over the project's own files or its media, whatever the dialog allowed
-            work = self.session.export(
-                path, hook=self.export_hook,
-                yield_to=None if renderer is None else (lambda: renderer.busy),
-                on_twin=lambda twin: setattr(job, "detached", twin))
-        except StudioError as exc:
-            self.show_error(exc, "Export")
-            return False
-        job = Job("Exporting", work)
-        job.detached = None
-        job.succeeded.connect(lambda p: self.statusBar().showMessage(f"Exported {p}", 8000))
-        return self.start_job(job)
-
     # -- closing ----------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -495,3 +486,4 @@ class MainWindow(QMainWindow):
         self.jobs.stop()
         self.autosave_timer.stop()
         self._close_take()
+        self.preview.end_poster()

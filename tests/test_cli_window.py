@@ -25,7 +25,8 @@ def studio(tmp_path: Path, *args: str, cwd: Path | None = None) -> tuple[int, di
     report = tmp_path / f"report-{len(list(tmp_path.glob('report-*')))}.json"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
                STUDIO_REPORT_OPEN=str(report), STUDIO_CACHE_DIR=str(tmp_path / "cache"),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), OMP_NUM_THREADS="1")
+               XDG_CONFIG_HOME=str(tmp_path / "config"), OMP_NUM_THREADS="1",
+               STUDIO_PROJECTS_DIR=str(tmp_path / "projects"))
     out = subprocess.run([sys.executable, "-m", "studio", *args], cwd=cwd or tmp_path,
                          env=env, capture_output=True, text=True, timeout=180)
     data = json.loads(report.read_text()) if report.is_file() else None

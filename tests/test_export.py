@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -235,6 +236,23 @@ def test_odd_size_grows_by_one_copied_row_and_column(tmp_path):
     # The added column and row repeat the edge, not black.
     assert np.abs(decoded[5][:121, 161].astype(int) - src[:, 160]).mean() < 4
     assert np.abs(decoded[5][121, :161].astype(int) - src[120, :]).mean() < 4
+
+
+def test_a_smaller_height_scales_the_frames_keeping_the_aspect_and_even_sizes(tmp_path):
+    out = tmp_path / "small.mp4"
+    frames = Frames(6, width=161, height=121)
+    export_mp4(out, frames, fps=25, frame_count=6, audio=tone(440, 0.3, 44100),
+               sample_rate=44100, settings=ExportSettings(crf=30, preset="ultrafast",
+                                                          height=61))
+    decoded = decode_video(out)
+    assert decoded[0].shape == (60, 80, 3)  # 61 -> 60 (even), 161 * 60 / 121 -> 80
+    small = cv2.resize(frames.frame(3), (80, 60), interpolation=cv2.INTER_AREA)
+    assert psnr(decoded[3], small) > 25
+    # a height at or over the source's keeps the source's size
+    export_mp4(out, Frames(3, width=64, height=48), fps=25, frame_count=3,
+               audio=tone(440, 0.2, 44100), sample_rate=44100,
+               settings=ExportSettings(preset="ultrafast", height=1080))
+    assert decode_video(out)[0].shape == (48, 64, 3)
 
 
 @pytest.mark.parametrize(
@@ -569,6 +587,8 @@ def test_partial_file_that_cannot_be_created(tmp_path, monkeypatch):
         ({"audio_bitrate": 1000}, "audio_bitrate"),
         ({"source_audio_gain": -0.1}, "source_audio_gain"),
         ({"source_audio_gain": float("nan")}, "source_audio_gain"),
+        ({"height": 8}, "height"),
+        ({"height": 240.0}, "height"),
     ],
 )
 def test_bad_settings(kwargs, words):

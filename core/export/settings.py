@@ -27,15 +27,20 @@ class ExportSettings:
     audio_bitrate: int = AUDIO_BITRATE.default
     mix_source_audio: bool = False
     source_audio_gain: float = 0.3  # `studio dub`'s; a project's default is the vocabulary's
+    #: the output's frame height (None: the source's); frames are scaled down to it,
+    #: keeping the aspect, with even dimensions (4:2:0 needs them)
+    height: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> ExportSettings:
-        """The export settings of a project's settings (its ``export`` group)."""
+    def from_settings(cls, settings: dict[str, Any], height: int | None = None
+                      ) -> ExportSettings:
+        """The export settings of a project's settings (its ``export`` group), at an
+        output ``height`` (None: the source's)."""
         e = settings["export"]
         return cls(crf=int(e["crf"]), preset=e["preset"],
                    audio_bitrate=int(e["audio_bitrate"]),
                    mix_source_audio=bool(e["mix_source_audio"]),
-                   source_audio_gain=float(e["source_audio_gain"]))
+                   source_audio_gain=float(e["source_audio_gain"]), height=height)
 
     def __post_init__(self) -> None:
         if isinstance(self.crf, bool) or not isinstance(self.crf, int):
@@ -52,3 +57,8 @@ class ExportSettings:
         if isinstance(gain, bool) or not isinstance(gain, int | float) or not math.isfinite(gain):
             raise ValueError(f"source_audio_gain must be a number, got {gain!r}")
         SOURCE_AUDIO_GAIN.check(gain)
+        if self.height is not None and (isinstance(self.height, bool)
+                                        or not isinstance(self.height, int)
+                                        or self.height < 16):
+            raise ValueError(f"height must be a whole number of pixels from 16, "
+                             f"got {self.height!r}")

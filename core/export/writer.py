@@ -139,7 +139,7 @@ def export_mp4(
         audio, sample_rate, source, settings.source_audio_gain, rate, frame_count
     )
     with _PartialMp4(out, rate, out_rate, sound.shape[0], settings) as mp4, \
-            _Ahead(frames, frame_count, cancel, yield_to) as ahead:
+            _Ahead(frames, frame_count, cancel, yield_to, settings.height) as ahead:
         for i in range(frame_count):
             if cancel is not None and cancel():
                 raise Cancelled()
@@ -159,8 +159,9 @@ class _Ahead:
     the ``with`` block stops the producer and waits for the frame it is on."""
 
     def __init__(self, frames: Iterable[np.ndarray], total: int, cancel: CancelCheck | None,
-                 yield_to: CancelCheck | None) -> None:
+                 yield_to: CancelCheck | None, height: int | None = None) -> None:
         self._frames = frames
+        self._height = height  # scale each frame to this height (None: as it comes)
         self._total = total
         self._cancel = cancel
         self._yield_to = yield_to
@@ -216,8 +217,12 @@ class _Ahead:
                     return
                 h, w = rgb.shape[:2]
                 frame = av.VideoFrame.from_ndarray(_even(rgb), format="rgb24")
+                size = {}
+                if self._height is not None and self._height < h:
+                    w, h = scaled_size(w, h, self._height)
+                    size = {"width": w, "height": h}
                 frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709",
-                                       dst_color_range="MPEG")
+                                       dst_color_range="MPEG", **size)
                 if not self._put(("frame", ((w, h), frame))):
                     return
         except BaseException as exc:  # noqa: BLE001 - raised on the encoding thread
@@ -250,6 +255,12 @@ def _next_frame(it: Iterator[np.ndarray], i: int, total: int) -> np.ndarray:
             f"frame {i} must be an (H, W, 3) uint8 RGB array, got {frame.shape} {frame.dtype}"
         )
     return frame
+
+
+def scaled_size(width: int, height: int, to_height: int) -> tuple[int, int]:
+    """A ``width`` x ``height`` frame scaled down to ``to_height`` (kept aspect, both even)."""
+    h = max(2, to_height - to_height % 2)
+    return max(2, round(width * h / height / 2) * 2), h
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
