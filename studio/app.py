@@ -58,6 +58,44 @@ def _report_and_quit(window, app, path: str) -> None:
     app.quit()
 
 
+#: a JSON file the window keeps up to date with where its widgets are on the screen, for
+#: scripts that drive it with a real mouse (tools/window_tour.py under Xvfb)
+TOUR_ENV = "STUDIO_TOUR_FILE"
+
+
+def _write(path: Path, data: dict) -> None:
+    part = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    part.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(part, path)
+
+
+def _follow_for_tour(window, path: Path) -> None:
+    """Every 250 ms: whether the take is ready, the screen position of a phone boundary
+    on the phone track (after the first spoken phone that has a neighbour) and how many
+    phones the project has edited."""
+    from PySide6.QtCore import QTimer
+
+    state = {"ready": False}
+    window.take_ready.connect(lambda: state.update(ready=True))
+
+    def tick() -> None:
+        line = window.timeline
+        phones = getattr(line, "phones", [])
+        edge = None
+        for i, ph in enumerate(phones[:-1]):
+            if getattr(ph, "label", "SIL") != "SIL" and i < len(line.phone_blocks):
+                g = line.mapToGlobal(line.phone_edge(i))
+                edge = [g.x(), g.y()]
+                break
+        project = window.project
+        _write(path, {"ready": state["ready"] and edge is not None, "phone_edge": edge,
+                      "phones_edited": 0 if project is None else len(project.phones)})
+
+    timer = QTimer(window)
+    timer.timeout.connect(tick)
+    timer.start(250)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window; paths given (a project folder, media, a dub) open as if dropped."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -67,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     report = os.environ.get(REPORT_ENV)
     window = MainWindow(prompts=not report)  # a report has nobody to answer questions
     window.show()
+    if os.environ.get(TOUR_ENV):
+        _follow_for_tour(window, Path(os.environ[TOUR_ENV]))
     if argv:
         window.open_paths([Path(a) for a in argv])
     if report:

@@ -8,8 +8,9 @@
 2. waits for the analysis, screenshots the window (``01_opened.png``);
 3. drags a phone's boundary on the phone track with the mouse (``02_phone_retimed.png``) and
    checks the project says that phone was retimed;
-4. exports with Ctrl+E through the export dialog, waits for the MP4 and checks it with PyAV
-   (``03_exported.png``), then quits with Ctrl+Q.
+4. exports with Ctrl+E through the export dialog (``03_export_dialog.png``) and the file
+   dialog, waits for the MP4 and checks it with PyAV (``04_exported.png``: the notice with
+   "Show in folder" and "Play"), then quits with Ctrl+Q.
 
 Needs the system's ``Xvfb`` and ``xdotool`` (Debian: ``apt-get install xvfb xdotool``) and
 Pillow for the screenshots. The window tells the script where its widgets are through
@@ -90,7 +91,7 @@ def main() -> int:
     app = None
     try:
         time.sleep(1.0)
-        env = dict(os.environ, DISPLAY=DISPLAY, QT_QPA_PLATFORM="xcb",
+        env = dict(os.environ, DISPLAY=DISPLAY, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT),
                    STUDIO_TOUR_FILE=str(tour), STUDIO_PROJECTS_DIR=str(work / "projects"),
                    STUDIO_CACHE_DIR=str(work / "cache"))
         print(f"studio {' '.join(p.name for p in media)}  (in {work})")
@@ -121,19 +122,21 @@ def main() -> int:
         time.sleep(0.5)
         _shot(args.out, "02_phone_retimed.png")
 
-        # export through the dialog: Ctrl+E, the file name, Enter
+        # export: Ctrl+E opens the export settings (their remembered choices: Enter keeps
+        # them), then the file dialog takes the name
         out = work / "tour_export.mp4"
         _xdo("key", "--window", wid, "ctrl+e")
+        time.sleep(1.5)
+        _shot(args.out, "03_export_dialog.png")
+        _xdo("key", "Return")
         time.sleep(1.5)
         _xdo("key", "ctrl+a")
         _xdo("type", "--delay", "10", str(out))
         _xdo("key", "Return")
-        time.sleep(1.0)
-        _xdo("key", "Return")  # the export settings dialog, if one follows the file dialog
         _wait("the exported MP4", lambda: out.is_file() and out.stat().st_size > 0,
               args.timeout)
-        time.sleep(1.0)
-        _shot(args.out, "03_exported.png")
+        time.sleep(1.5)
+        _shot(args.out, "04_exported.png")
         import av
 
         with av.open(str(out)) as c:
