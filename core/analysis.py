@@ -21,7 +21,7 @@ from core.keypoints.analyze import KeypointAnalysis, analyze_keypoints
 from core.media import load_audio, open_media
 from core.media.audio import Audio, is_silent
 from core.paths import user_cache_dir
-from core.progress import Progress, stage
+from core.progress import Progress
 from core.tracking.registry import get_tracker
 from core.tracking.selection import Box
 
@@ -54,7 +54,7 @@ def track_and_align(
             if progress:
                 progress("aligning", 0, 1)
             try:
-                alignments = list(beside.result(cancel, stage(progress, "aligning")))
+                alignments = list(beside.result(cancel, progress))
             except tolerate:
                 alignments = [None] * len(speech)
     finally:
@@ -115,7 +115,7 @@ def track_face(
         tracker=get_tracker(tracker),
         face_index=face_index,
         face_box=face_box,
-        progress=None if progress is None else (lambda d, t: progress("tracking", d, t)),
+        progress=progress,
         cancel=cancel,
     )
     if kp.gaps:

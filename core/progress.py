@@ -2,9 +2,11 @@
 the window's jobs.
 
 ``progress(stage, done, total)``: the stage in the user's words ("tracking", "aligning",
-"exporting"), and how far it is (``done`` of ``total``: frames, or a fraction of 1). The
-low-level loops (the aligner, the encoder) report only a number; :func:`stage` turns a
-Progress into such a callback for one stage.
+"exporting"), and how far it is (``done`` of ``total``: frames, or a fraction of 1). Every
+loop reports through it, the low-level ones too (the aligner says "aligning", the tracker
+"tracking", the encoder "exporting"); :func:`stage` renames what a loop reports when its
+caller knows better what the user is waiting for (the source's own speech, aligned to learn
+its visemes, is "learning").
 """
 
 from __future__ import annotations
@@ -20,12 +22,9 @@ class Progress(Protocol):
 Cancel = Callable[[], bool]
 
 
-def stage(progress: Progress | None, name: str, total: float | None = 1.0
-          ) -> Callable[..., None] | None:
-    """A callback for one stage: ``f(fraction)`` when ``total`` is given (1 by default),
-    else ``f(done, total)``; None when there is no ``progress`` to report to."""
+def stage(progress: Progress | None, name: str) -> Progress | None:
+    """``progress`` with every report's stage called ``name``; None when there is no
+    ``progress`` to report to."""
     if progress is None:
         return None
-    if total is None:
-        return lambda done, count: progress(name, done, count)
-    return lambda fraction: progress(name, fraction, total)
+    return lambda _stage, done, total: progress(name, done, total)

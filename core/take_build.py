@@ -26,7 +26,7 @@ from core.motion.emotion import (
 from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.words import WordStyle
 from core.paths import user_cache_dir
-from core.progress import Progress
+from core.progress import Progress, stage
 from core.project.project import check_driver_model, check_word_edits, resolve_driver
 from core.render.mouth import MouthBank
 from core.render.registry import DEFAULT as DEFAULT_RENDERER
@@ -69,7 +69,7 @@ def speaker_library(
         speech = library_speech(source.path)
         own = None if speech is None else align(
             speech.samples, None, cache_dir=cache_root / "align",
-            progress=None if progress is None else (lambda f: progress("learning", f, 1)),
+            progress=stage(progress, "learning"),
             cancel=cancel)
     if own is None:
         notes.append("viseme library: the source's audio is silent, using the default library")
@@ -336,7 +336,7 @@ def export_take(take: DubTake, output: str | Path, dub_path: str | Path,
         out, take.frames(), fps=src.frame_rate if not src.is_image else IMAGE_FPS,
         frame_count=take.frame_count, audio=dub_audio.samples,
         sample_rate=dub_audio.sample_rate, settings=settings, source_audio=source_audio,
-        progress=None if progress is None else (lambda d, t: progress("exporting", d, t)),
+        progress=progress,
         cancel=cancel, yield_to=yield_to,
     )
 

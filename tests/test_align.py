@@ -143,7 +143,8 @@ def test_long_audio_is_aligned_in_chunks_with_global_times(sample, sample_text, 
 
 def test_progress_and_cancel(sample, sample_text, tmp_path):
     seen: list[float] = []
-    align(sample, sample_text, cache_dir=tmp_path / "a", progress=seen.append)
+    align(sample, sample_text, cache_dir=tmp_path / "a",
+          progress=lambda stage, done, total: seen.append(done / total))
     assert seen and seen[-1] == 1.0
     assert seen == sorted(seen)
     with pytest.raises(Cancelled):

@@ -386,7 +386,7 @@ def test_progress_after_every_frame(tmp_path):
         audio=tone(440, 0.8, 16000),
         sample_rate=16000,
         settings=FAST,
-        progress=lambda done, total: seen.append((done, total)),
+        progress=lambda stage, done, total: seen.append((done, total)),
     )
     assert seen == [(i, 20) for i in range(1, 21)]
 
@@ -613,7 +613,7 @@ def test_no_frame_is_taken_while_the_preview_draws(tmp_path):
     taken: dict[str, list[int]] = {"start": [], "after 3": []}
     phase = ["start"]
 
-    def progress(done: int, total: int) -> None:
+    def progress(stage: str, done: int, total: int) -> None:
         if done == 3:
             phase[0] = "after 3"
             preview_busy.set()

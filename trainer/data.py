@@ -53,6 +53,7 @@ from core.motion.audio2exp_model import (
 from core.motion.driver import VisemeDriver
 from core.motion.library import VisemeLibrary, default_library, learn_library
 from core.motion.mouth import lower_face_weight
+from core.progress import Progress
 from core.tracking.registry import get_tracker
 from trainer.model import silent_mel
 
@@ -182,7 +183,7 @@ def clip_features(
     *,
     tracker: str = "mediapipe",
     mel: MelConfig | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> ClipFeatures:
     """Track (or read the cache of) one talking-face video and compute its features."""
@@ -217,8 +218,8 @@ def clip_features(
             source, p, Path(cache_root), tracker, None, None,
             [] if speech is None else [(speech.samples, None, "en")],
             None if progress is None else (
-                lambda stage, done, total: stage == "tracking" and progress(int(done),
-                                                                            int(total))),
+                lambda stage, done, total: stage == "tracking" and progress(stage, done,
+                                                                            total)),
             cancel, [], tolerate=(AlignError,))
     finally:
         source.close()
@@ -498,7 +499,7 @@ def load_corpus(
     seq: int = 8,
     augment: Augment | None = None,
     folds: int = 1,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,  # stage: the clip's name
     cancel: Callable[[], bool] | None = None,
     base: str = "visemes",
 ) -> list[Corpus]:
@@ -508,7 +509,8 @@ def load_corpus(
     feats = []
     for c in clips:
         name = Path(c).name
-        cb = None if progress is None else (lambda d, t, n=name: progress(n, d, t))
+        cb = None if progress is None else (lambda _, d, t, n=name: progress(n, int(d),
+                                                                            int(t)))
         feats.append(clip_features(c, cache_root, tracker=tracker, mel=mel, progress=cb,
                                    cancel=cancel))
     if points is None:

@@ -48,9 +48,8 @@ from core.atomic import atomic_write_bytes, sweep_temp_files
 from core.errors import AlignError, Cancelled, TranscriptError
 from core.hashing import bytes_hash
 from core.paths import user_cache_dir
+from core.progress import Progress
 
-#: the aligner reports the fraction of the audio done (core.progress.stage adapts a Progress)
-Fraction = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 
 
@@ -92,7 +91,7 @@ def align(
     *,
     language: str = "en",
     cache_dir: Path | None = None,
-    progress: Fraction | None = None,
+    progress: Progress | None = None,
     cancel: CancelCheck | None = None,
 ) -> Alignment:
     """Align ``transcript`` (or recognised words when None/blank) to 16 kHz mono samples.
@@ -105,7 +104,7 @@ def align(
     cached = _read_cache(folder, key)
     if cached is not None:
         if progress is not None:
-            progress(1.0)
+            progress("aligning", 1.0, 1.0)
         return cached
     result = _compute(x, text, lang, progress, cancel)
     _write_cache(folder, key, result)
@@ -198,7 +197,7 @@ def _worker_count() -> int:
 class _Runner:
     """Runs decoding jobs, reports progress by audio length done and honours cancel."""
 
-    def __init__(self, parallel: bool, progress: Fraction | None, cancel: CancelCheck | None):
+    def __init__(self, parallel: bool, progress: Progress | None, cancel: CancelCheck | None):
         self.workers = _worker_count() if parallel else 1
         self.progress = progress
         self.cancel = cancel
@@ -211,7 +210,7 @@ class _Runner:
 
     def report(self, value: float) -> None:
         if self.progress is not None:
-            self.progress(min(1.0, max(0.0, value)))
+            self.progress("aligning", min(1.0, max(0.0, value)), 1.0)
 
     def map(self, jobs: Sequence[tuple], lo: float, hi: float) -> list:
         """Results of ``jobs`` in order; progress moves from ``lo`` to ``hi``."""
@@ -280,7 +279,7 @@ def _compute(
     x: np.ndarray,
     transcript: str | None,
     language: str,
-    progress: Fraction | None,
+    progress: Progress | None,
     cancel: CancelCheck | None,
 ) -> Alignment:
     job = _Job(x, transcript, language, progress, cancel)
@@ -298,7 +297,7 @@ class _Job:
         x: np.ndarray,
         transcript: str | None,
         language: str,
-        progress: Fraction | None,
+        progress: Progress | None,
         cancel: CancelCheck | None,
     ):
         self.n = len(x)

@@ -15,6 +15,7 @@ import numpy as np
 
 from core.align.aligner import align, align_all, cached_alignment
 from core.align.result import Alignment
+from core.progress import Progress
 
 Job = tuple[np.ndarray, "str | None", str, "Path | None"]
 
@@ -43,7 +44,7 @@ class AlignBeside:
         return self._call is not None
 
     def result(self, cancel: Callable[[], bool] | None = None,
-               progress: Callable[[float], None] | None = None) -> list[Alignment]:
+               progress: Progress | None = None) -> list[Alignment]:
         """Every alignment, waiting for the worker (Cancelled when ``cancel()`` turns true)."""
         if self._todo:
             got = None

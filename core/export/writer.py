@@ -56,6 +56,7 @@ from core.atomic import create_temp, fsync_path, sweep_temp_files
 from core.errors import Cancelled, StudioError
 from core.export.settings import ExportSettings
 from core.outputs import check_output_folder, video_container
+from core.progress import Progress
 
 AAC_KEPT_RATES = (44100, 48000)
 AAC_DEFAULT_RATE = 48000
@@ -65,8 +66,6 @@ _RESAMPLE_CHUNK = 1 << 16
 _BT709 = 1  # AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace BT.709
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
-#: the encoder reports frames done of the total (core.progress.stage adapts a Progress)
-FramesDone = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
 
 
@@ -112,7 +111,7 @@ def export_mp4(
     sample_rate: int,
     settings: ExportSettings,
     source_audio: tuple[np.ndarray, int] | None = None,
-    progress: FramesDone | None = None,
+    progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     yield_to: CancelCheck | None = None,
 ) -> Path:
@@ -124,8 +123,8 @@ def export_mp4(
     ``yield_to()`` is true (the live preview has a frame to draw) no new frame is taken.
     ``audio`` is float32 ``(n,)`` or ``(channels, n)`` at ``sample_rate``; ``source_audio``
     is ``(samples, rate)`` of the source clip, mixed in only when
-    ``settings.mix_source_audio``. ``progress(done, total)`` is called after every frame;
-    ``cancel()`` is asked before every frame and a True answer raises :class:`Cancelled`.
+    ``settings.mix_source_audio``. ``progress("exporting", done, total)`` follows every
+    frame; ``cancel()`` is asked before every frame and a True answer raises :class:`Cancelled`.
     Raises :class:`StudioError` for an unusable output path (before the first frame is
     asked for) and for write failures, ValueError for bad arguments.
     """
@@ -146,7 +145,7 @@ def export_mp4(
             mp4.write_video(*ahead.next(i))
             mp4.write_audio(sound, round((i + 1) * out_rate / rate))
             if progress is not None:
-                progress(i + 1, frame_count)
+                progress("exporting", i + 1, frame_count)
         if cancel is not None and cancel():
             raise Cancelled()
         mp4.commit()

@@ -28,6 +28,7 @@ from core.errors import Cancelled, NoFaceError
 from core.keypoints.cache import CacheInvalid, KeypointCache, remove_folder
 from core.keypoints.decompose import decompose
 from core.keypoints.regions import load_regions
+from core.progress import Progress
 from core.tracking.base import FaceCandidate, Tracker
 from core.tracking.gaps import fill_gaps
 from core.tracking.human import human_face_score, is_human
@@ -77,7 +78,7 @@ def analyze_keypoints(
     tracker: Tracker | None = None,
     face_index: int | None = None,
     face_box: Box | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     chunk: int = 32,
     segment: int = SEGMENT,
@@ -260,7 +261,7 @@ class _PartialRun:
                 if done % chunk == 0 or done == total:
                     self._commit(done)
                     if progress:
-                        progress(done, total)
+                        progress("tracking", done, total)
                 if cancel and cancel():
                     self._commit(done)
                     raise Cancelled()

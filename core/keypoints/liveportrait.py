@@ -39,6 +39,7 @@ from core.keypoints.decompose import Decomposition
 from core.keypoints.regions import RegionSet
 from core.motion.library import VisemeLibrary, class_means, phone_examples
 from core.motion.visemes import VISEME_CLASSES
+from core.progress import Progress
 from core.render.liveportrait.crop import Crop, crop_for, cut
 from core.render.liveportrait.pose import keypoint_info, rotation_transposed
 
@@ -109,7 +110,7 @@ def _infos(lp: Any, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
 def analyze_implicit_keypoints(
     source: Any, landmarks: KeypointCache, regions: RegionSet, lp: Any, *, root: Path,
     media_hash: str, batch: int = 8,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> KeypointCache:
     """The implicit keypoints of every frame of ``source``, cached under ``root`` beside the
@@ -151,7 +152,7 @@ def analyze_implicit_keypoints(
                     flush()
         done = t + 1
         if progress:
-            progress(done, source.frame_count)
+            progress("tracking", done, source.frame_count)
         if cancel and cancel():
             raise Cancelled()
     if pending:

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from core.progress import Progress
+
 
 def dub_word_texts(
     dub: str | Path,
     transcript: str | Path | None,
     cache_root: Path,
     language: str = "en",
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> list[str]:
     """The normalised words of the dub, in alignment order."""
