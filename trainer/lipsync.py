@@ -47,6 +47,7 @@ from core.motion.lipsync import (
 )
 from core.motion.mouth import lower_face_weight, mouth_width
 from core.motion.visemes import CLOSURES, viseme_of
+from core.progress import Progress
 from trainer.data import ClipFeatures, clip_features
 
 EYES = (33, 263)
@@ -137,7 +138,7 @@ def to_lip_clip(feats: ClipFeatures, speaker: str, points: np.ndarray, mel: MelC
 def prepare_corpus(
     corpus: str | Path, cache_root: Path, *, mel: MelConfig | None = None,
     only: Sequence[str] | None = None, points: np.ndarray | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,  # stage: the clip's name
 ) -> tuple[list[LipClip], list[ClipReport], np.ndarray]:
     """Analyse every clip of a corpus folder (``corpus.json`` beside its media), cached.
 
