@@ -332,8 +332,17 @@ def mean_abs_offset(rows: list[dict]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-METHODS = ("source (ceiling)", "replay train lips", "closed (α=0)", "visemes",
-           "visemes, clip phones", "learned, sound only", "learned", "learned + style")
+METHODS = ("source (ceiling)", "replay train lips", "closed (α=0)", "train mean mouth",
+           "held-out mean (oracle)", "visemes", "visemes, clip phones", "learned, sound only",
+           "learned", "learned + style")
+
+
+def mean_mouth_edit(c: Clip, frames: np.ndarray) -> np.ndarray:
+    """A still mouth at the mean lip shape of ``frames``: what the lip distance gives a
+    prediction that knows only where the mouth sits on average (no motion at all)."""
+    lips = c.cache.expression(frames) * c.lip_weight[None, :, None]
+    still = np.broadcast_to(lips.mean(axis=0), c.expression.shape).copy()
+    return compose(c.expression, still, c.lip_weight, alpha=1.0, smoothing=0.0, rest=c.rest)
 
 
 def run(clips: list[Clip], render: bool) -> dict[str, dict[str, dict]]:
@@ -343,6 +352,8 @@ def run(clips: list[Clip], render: bool) -> dict[str, dict[str, dict]]:
             "source (ceiling)": c.expression,
             "replay train lips": replay_edit(c),
             "closed (α=0)": closed_edit(c),
+            "train mean mouth": mean_mouth_edit(c, np.arange(c.split)),
+            "held-out mean (oracle)": mean_mouth_edit(c, c.frames),
             "visemes": viseme_edit(c),
             "visemes, clip phones": viseme_edit(c, clip_phones=True),
             "learned, sound only": learned_edit(c, phones=False),
