@@ -34,8 +34,10 @@ def retype_word(samples: np.ndarray, alignment: Alignment, index: int, text: str
     if not typed:
         raise AlignError(None, f"word {index} ({words[index].text!r}): nothing was typed")
     first, last = max(index - 1, 0), min(index + 1, len(words) - 1)
-    t0 = words[first].start if first < index else _after_previous(alignment, index)
-    t1 = words[last].end if last > index else _before_next(alignment, index)
+    # the stretch runs from the word before to the word after; the first and the last word
+    # reach to the timeline's ends
+    t0 = words[first].start if first < index else 0.0
+    t1 = words[last].end if last > index else alignment.duration
     context = ([w.text for w in words[first:index]] + typed
                + [w.text for w in words[index + 1:last + 1]])
     a, b = int(round(t0 * SAMPLE_RATE)), int(round(t1 * SAMPLE_RATE))
@@ -57,17 +59,6 @@ def retype_word(samples: np.ndarray, alignment: Alignment, index: int, text: str
     return (replace(alignment, words=[replace(w) for w in spliced], phones=phones,
                     notes=list(alignment.notes)),
             range(index, index + len(typed)))
-
-
-def _after_previous(alignment: Alignment, index: int) -> float:
-    """The start of the stretch when the word has no word before it: the timeline's."""
-    return 0.0 if index == 0 else alignment.words[index - 1].end
-
-
-def _before_next(alignment: Alignment, index: int) -> float:
-    """The end of the stretch when the word has no word after it: the timeline's."""
-    return alignment.duration if index == len(alignment.words) - 1 \
-        else alignment.words[index + 1].start
 
 
 def _moved(p: Phone, offset: float) -> Phone:
