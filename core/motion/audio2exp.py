@@ -57,17 +57,12 @@ BACKEND = "landmarks"  # the keypoint backend of every tracker we have; liveport
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The JSON block of a model or checkpoint file, or a StudioError saying what is wrong."""
-    from safetensors import SafetensorError, safe_open
+    from core.safemeta import safetensors_metadata
 
-    p = Path(path)
-    if not p.is_file():
-        raise StudioError(p, "no such model file")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            raw = (f.metadata() or {}).get(METADATA_KEY)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise StudioError(p, f"not a readable model (corrupt or truncated safetensors: {exc})"
-                          ) from None
+    p, described = safetensors_metadata(
+        path, missing="no such model file",
+        unreadable="not a readable model (corrupt or truncated safetensors")
+    raw = described.get(METADATA_KEY)
     if raw is None:
         raise StudioError(p, "not an audio2exp model (no studio metadata in the file)")
     try:

@@ -140,17 +140,10 @@ def model_file(setting: str) -> str | None:
 def file_kind(path: str | Path) -> str:
     """The registered driver a model file is for, by the key in its safetensors metadata;
     StudioError naming the file when it is missing, unreadable or of no known driver."""
-    from safetensors import SafetensorError, safe_open
+    from core.safemeta import safetensors_metadata
 
-    p = Path(path)
-    if not p.is_file():
-        raise StudioError(p, "no such lip model file")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise StudioError(p, f"not a readable lip model (corrupt or truncated: {exc})"
-                          ) from None
+    p, meta = safetensors_metadata(path, missing="no such lip model file",
+                                   unreadable="not a readable lip model (corrupt or truncated")
     for name, entry in DRIVERS.items():
         if entry.metadata_key is not None and entry.metadata_key in meta:
             return name

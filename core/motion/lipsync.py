@@ -241,18 +241,15 @@ class LipModel:
     def load(cls, path: str | Path, regions: RegionSet) -> LipModel:
         """Open a model file for the tracker of ``regions``; StudioError naming the file
         when it is corrupt, of another version or made for other keypoints."""
-        from safetensors import SafetensorError, safe_open
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        p = Path(path)
-        if not p.is_file():
-            raise StudioError(p, "no such lip model file")
-        try:
-            with safe_open(str(p), framework="pt") as f:
-                raw = (f.metadata() or {}).get(METADATA_KEY)
-        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise StudioError(p, f"not a readable lip model (corrupt or truncated: {exc})"
-                              ) from None
+        from core.safemeta import safetensors_metadata
+
+        p, described = safetensors_metadata(
+            path, missing="no such lip model file",
+            unreadable="not a readable lip model (corrupt or truncated")
+        raw = described.get(METADATA_KEY)
         if raw is None:
             raise StudioError(p, "not a lip model (no lipsync description in the file)")
         try:
