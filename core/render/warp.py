@@ -2,10 +2,11 @@
 
 For every output pixel near the moving part of the face we find the edited-mesh triangle it
 falls in, map it through that triangle's affine to the source mesh, and sample the source
-there with ``grid_sample`` (bilinear). Triangle ids are rasterised with OpenCV into an index
-image over the bounding box of the triangles that move, so the per-pixel work is one gather
-and one multiply-add; pixels of triangles that do not move, and every pixel outside the
-anchor ring, are copied from the source untouched (bit-identical).
+there bilinearly (OpenCV's ``remap`` on the CPU, ``grid_sample`` on a GPU). Triangle ids are
+rasterised with OpenCV into an index image over the bounding box of the triangles that move,
+so the per-pixel work is one gather and one multiply-add; pixels of triangles that do not
+move, and every pixel outside the anchor ring, are copied from the source untouched
+(bit-identical).
 """
 
 from __future__ import annotations
@@ -220,24 +221,20 @@ class WarpRenderer:
         box: tuple[int, int, int, int],
         sbox: tuple[int, int, int, int],
     ) -> None:
+        if self.device.type == "cpu":
+            _sample_cpu(out, frame, ids, mt, box, sbox)
+            return
         x0, y0, x1, y1 = box
         sx0, sy0, sx1, sy1 = sbox
         dev = self.device
         sw, sh = sx1 - sx0, sy1 - sy0
         # Fold the normalisation to [-1, 1] (align_corners=False: -1 is the box's left edge)
-        # into the affines, so the grid is one gather and one multiply-add per pixel. The
-        # grid is built with NumPy: on a busy CPU torch's thread pool makes small
-        # element-wise ops an order of magnitude slower, and on a GPU it is one upload.
+        # into the affines, so the grid is one gather and one multiply-add per pixel; on a
+        # GPU the grid is one upload.
         coef = mt * np.array([2.0 / sw, 2.0 / sh])
         coef[:, 2] -= 1.0
-        coef = coef.reshape(-1, 6).astype(np.float32)
-        h, w = ids.shape
-        c = coef[ids]  # (h, w, 6): x->gx, x->gy, y->gx, y->gy, 1->gx, 1->gy
-        u = np.arange(w, dtype=np.float32) + 0.5
-        v = (np.arange(h, dtype=np.float32) + 0.5)[:, None]
-        grid = np.empty((1, h, w, 2), np.float32)
-        grid[0, :, :, 0] = c[:, :, 0] * u + c[:, :, 2] * v + c[:, :, 4]
-        grid[0, :, :, 1] = c[:, :, 1] * u + c[:, :, 3] * v + c[:, :, 5]
+        gx, gy = _affine_maps(coef, ids)
+        grid = np.stack([gx, gy], axis=-1)[None]
         src = frame[sy0:sy1, sx0:sx1].transpose(2, 0, 1)[None].astype(np.float32)
         with torch.inference_mode():
             warped = F.grid_sample(
@@ -247,11 +244,47 @@ class WarpRenderer:
                 padding_mode="border",
                 align_corners=False,
             )
-            if dev.type != "cpu":
-                warped = warped.round_().clamp_(0, 255).to(torch.uint8)
-            warped = warped[0].cpu().numpy()
-        if warped.dtype != np.uint8:
-            warped = np.clip(np.rint(warped), 0, 255).astype(np.uint8)
+            warped = warped.round_().clamp_(0, 255).to(torch.uint8)[0].cpu().numpy()
         region = out[y0:y1, x0:x1]
         mask = ids > 0
         region[mask] = warped.transpose(1, 2, 0)[mask]
+
+
+def _affine_maps(coef: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of ``ids``' box, its triangle's affine (``coef`` rows, (3, 2) each) at the
+    pixel centre: the x and y maps, float32. One gather per coefficient column: a gather of
+    whole 6-float rows costs twice as much."""
+    c = np.ascontiguousarray(coef.reshape(-1, 6).T, dtype=np.float32)
+    h, w = ids.shape
+    u = np.arange(w, dtype=np.float32) + 0.5
+    v = (np.arange(h, dtype=np.float32) + 0.5)[:, None]
+    mx = np.take(c[0], ids) * u
+    mx += np.take(c[2], ids) * v
+    mx += np.take(c[4], ids)
+    my = np.take(c[1], ids) * u
+    my += np.take(c[3], ids) * v
+    my += np.take(c[5], ids)
+    return mx, my
+
+
+def _sample_cpu(
+    out: np.ndarray,
+    frame: np.ndarray,
+    ids: np.ndarray,
+    mt: np.ndarray,
+    box: tuple[int, int, int, int],
+    sbox: tuple[int, int, int, int],
+) -> None:
+    """The CPU's bilinear sampling: OpenCV's remap, on the uint8 pixels directly.
+
+    Row 0 of ``mt`` (pixels that do not move) maps every pixel onto its own source pixel
+    exactly, so remap copies those bit for bit and the box is written whole, with no mask.
+    """
+    x0, y0, x1, y1 = box
+    sx0, sy0, sx1, sy1 = sbox
+    coef = np.array(mt, np.float64)
+    coef[:, 2] -= 0.5  # remap puts pixel centres at whole numbers
+    mx, my = _affine_maps(coef, ids)
+    src = np.ascontiguousarray(frame[sy0:sy1, sx0:sx1])
+    out[y0:y1, x0:x1] = cv2.remap(src, mx, my, cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
