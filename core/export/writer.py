@@ -51,6 +51,7 @@ from typing import Any
 import av
 import numpy as np
 from av.audio.resampler import AudioResampler
+from av.video.reformatter import VideoReformatter
 
 from core.atomic import create_temp, fsync_path, sweep_temp_files
 from core.errors import Cancelled, StudioError
@@ -166,6 +167,9 @@ class _Ahead:
         self._yield_to = yield_to
         self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
         self._stop = threading.Event()
+        # one RGB -> YUV converter for the whole export (a new one per frame sets up
+        # swscale again, which costs more than the conversion)
+        self._yuv = VideoReformatter()
         self._thread = threading.Thread(target=self._produce, name="export-frames",
                                         daemon=True)
 
@@ -220,8 +224,8 @@ class _Ahead:
                 if self._height is not None and self._height < h:
                     w, h = scaled_size(w, h, self._height)
                     size = {"width": w, "height": h}
-                frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709",
-                                       dst_color_range="MPEG", **size)
+                frame = self._yuv.reformat(frame, format="yuv420p", dst_colorspace="ITU709",
+                                           dst_color_range="MPEG", **size)
                 if not self._put(("frame", ((w, h), frame))):
                     return
         except BaseException as exc:  # noqa: BLE001 - raised on the encoding thread

@@ -46,6 +46,7 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from core.errors import MediaError
 
@@ -219,6 +220,9 @@ class VideoSource:
     def __init__(self, path: str | Path, *, cache_frames: int = DEFAULT_CACHE_FRAMES) -> None:
         self._path = Path(path)
         self._lock = threading.RLock()
+        # one converter for the clip's frames: a new one per frame sets up swscale again,
+        # which costs more than the conversion itself
+        self._rgb = VideoReformatter()
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = max(0, int(cache_frames))
         self._container: Any = _open_container(self._path)
@@ -414,11 +418,12 @@ class VideoSource:
         space = _COLORSPACES.get(int(vf.colorspace))
         if space is None:  # untagged: what players assume
             space = "ITU709" if min(vf.width, vf.height) >= 720 else "ITU601"
-        rgb = vf.to_ndarray(
+        rgb = self._rgb.reformat(
+            vf,
             format="rgb24",
             src_colorspace=space,
             src_color_range=range_ if range_ in (1, 2) else None,
-        )
+        ).to_ndarray()
         code = _ROTATE_CODES.get(self._rotation)
         if code is not None:
             rgb = cv2.rotate(rgb, code)
