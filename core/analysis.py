@@ -17,7 +17,7 @@ import numpy as np
 from core.align import Alignment, read_transcript
 from core.align.beside import AlignBeside
 from core.hashing import file_hash
-from core.keypoints.analyze import KeypointAnalysis, analyze_keypoints
+from core.keypoints.analyze import KeypointAnalysis, analyze_keypoints, has_cache
 from core.media import load_audio, open_media
 from core.media.audio import Audio, is_silent
 from core.paths import user_cache_dir
@@ -44,10 +44,15 @@ def track_and_align(
 
     Returns (keypoints, alignments in the order of ``speech``, what ``meanwhile`` gave); an
     alignment that fails with one of ``tolerate`` comes back as None."""
-    beside = AlignBeside([(x, text, lang, root / "align") for x, text, lang in speech])
+    media_hash = file_hash(media)
+    # a video still to track holds a core: the aligner takes the other, in one process
+    tracks = not getattr(source, "is_image", False) and not has_cache(
+        root, media_hash, get_tracker(tracker), face_index, face_box)
+    beside = AlignBeside([(x, text, lang, root / "align") for x, text, lang in speech],
+                         workers=1 if tracks else None)
     try:
         kp = track_face(source, media, root, tracker, face_index, face_box, progress, cancel,
-                        warnings)
+                        warnings, media_hash=media_hash)
         extra = None if meanwhile is None else meanwhile(kp)
         alignments: list[Alignment | None] = []
         if speech:
@@ -105,12 +110,12 @@ class AnalysisResult:
 def track_face(
     source: Any, media: Path, root: Path, tracker: str, face_index: int | None,
     face_box: Box | None, progress: Progress | None, cancel: Callable[[], bool] | None,
-    warnings: list[str],
+    warnings: list[str], media_hash: str | None = None,
 ) -> KeypointAnalysis:
     """Track (or read from the cache) the face of an open source; gaps become warnings."""
     kp = analyze_keypoints(
         source,
-        media_hash=file_hash(media),
+        media_hash=media_hash or file_hash(media),
         root=root,
         tracker=get_tracker(tracker),
         face_index=face_index,

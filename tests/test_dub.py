@@ -299,7 +299,7 @@ def test_music_or_silence_is_no_speech(monkeypatch, cache_root):
     import core.analysis as d  # the one analysis sequence aligns beside the tracking
 
     class HearsNothing:  # the speech is aligned beside the tracking: stand in for that
-        def __init__(self, jobs):
+        def __init__(self, jobs, workers=None):
             self.jobs = jobs
 
         def result(self, *a, **k):

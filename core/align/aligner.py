@@ -93,12 +93,14 @@ def align(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
+    workers: int | None = None,
 ) -> Alignment:
     """Align ``transcript`` (or recognised words when None/blank) to 16 kHz mono samples.
 
     Raises AlignError for empty audio and TranscriptError for a transcript without words;
     raises Cancelled when ``cancel()`` turns true. Silence is not an error: the result has no
-    words and a note.
+    words and a note. ``workers`` caps the worker processes for a long recording (None: one
+    per core, or ``STUDIO_ALIGN_WORKERS``; 1 decodes in this process).
     """
     x, text, lang, folder, key = _request(samples, transcript, language, cache_dir)
     cached = _read_cache(folder, key)
@@ -106,7 +108,7 @@ def align(
         if progress is not None:
             progress("aligning", 1.0, 1.0)
         return cached
-    result = _compute(x, text, lang, progress, cancel)
+    result = _compute(x, text, lang, progress, cancel, workers)
     _write_cache(folder, key, result)
     return result
 
@@ -118,11 +120,12 @@ def cached_alignment(samples: np.ndarray, transcript: str | None, *, language: s
     return _read_cache(folder, key)
 
 
-def align_all(jobs: Sequence[tuple[np.ndarray, str | None, str, Path | None]]
-              ) -> list[Alignment]:
+def align_all(jobs: Sequence[tuple[np.ndarray, str | None, str, Path | None]],
+              workers: int | None = None) -> list[Alignment]:
     """:func:`align` of each ``(samples, transcript, language, cache_dir)``, in order (one
     call for a worker process, see :class:`core.background.BackgroundCall`)."""
-    return [align(x, text, language=lang, cache_dir=folder) for x, text, lang, folder in jobs]
+    return [align(x, text, language=lang, cache_dir=folder, workers=workers)
+            for x, text, lang, folder in jobs]
 
 
 def _request(samples: np.ndarray, transcript: str | None, language: str,
@@ -197,8 +200,9 @@ def _worker_count() -> int:
 class _Runner:
     """Runs decoding jobs, reports progress by audio length done and honours cancel."""
 
-    def __init__(self, parallel: bool, progress: Progress | None, cancel: CancelCheck | None):
-        self.workers = _worker_count() if parallel else 1
+    def __init__(self, parallel: bool, progress: Progress | None, cancel: CancelCheck | None,
+                 workers: int | None = None):
+        self.workers = (workers or _worker_count()) if parallel else 1
         self.progress = progress
         self.cancel = cancel
         self.pool: ProcessPoolExecutor | None = None
@@ -281,8 +285,9 @@ def _compute(
     language: str,
     progress: Progress | None,
     cancel: CancelCheck | None,
+    workers: int | None = None,
 ) -> Alignment:
-    job = _Job(x, transcript, language, progress, cancel)
+    job = _Job(x, transcript, language, progress, cancel, workers)
     try:
         return job.run()
     finally:
@@ -299,6 +304,7 @@ class _Job:
         language: str,
         progress: Progress | None,
         cancel: CancelCheck | None,
+        workers: int | None = None,
     ):
         self.n = len(x)
         self.duration = self.n / SAMPLE_RATE
@@ -311,7 +317,7 @@ class _Job:
         self.chunks: list[Chunk] = []
         self.prons: dict[str, list[str]] = {}
         parallel = self.duration >= _PARALLEL_MIN_SECONDS
-        self.runner = _Runner(parallel, progress, cancel)
+        self.runner = _Runner(parallel, progress, cancel, workers)
 
     # -- entry
 

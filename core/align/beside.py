@@ -22,9 +22,15 @@ Job = tuple[np.ndarray, "str | None", str, "Path | None"]
 
 class AlignBeside:
     """Start aligning ``jobs`` (samples, transcript, language, cache folder) now; collect
-    the alignments, in order, with :meth:`result`."""
+    the alignments, in order, with :meth:`result`.
 
-    def __init__(self, jobs: Sequence[Job]) -> None:
+    ``workers`` caps the aligner's own worker processes. Beside a long tracking run, which
+    holds a core of its own, one is best: more only split the other core, and each
+    starts a process and loads a recogniser (a minute of recognised speech took 25 s of
+    CPU with one per core against 14 s with one; `bench/dub_speed.py`).
+    """
+
+    def __init__(self, jobs: Sequence[Job], workers: int | None = None) -> None:
         self.jobs = list(jobs)
         self.results: list[Alignment | None] = [
             cached_alignment(x, text, language=lang, cache_dir=folder)
@@ -35,7 +41,8 @@ class AlignBeside:
             from core.background import BackgroundCall
 
             try:
-                self._call = BackgroundCall(align_all, [self.jobs[i] for i in self._todo])
+                self._call = BackgroundCall(align_all, [self.jobs[i] for i in self._todo],
+                                            workers)
             except OSError:
                 self._call = None  # no process here: result() aligns in this one
 

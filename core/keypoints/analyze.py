@@ -70,6 +70,13 @@ def cache_key(
     return key
 
 
+def has_cache(root: Path, media_hash: str, tracker: Tracker, face_index: int | None = None,
+              face_box: Box | None = None) -> bool:
+    """Whether a finished cache of these keypoints is on disk (it is still checked on use)."""
+    return (Path(root) / "keypoints" / cache_key(media_hash, tracker, face_index,
+                                                 face_box)).is_dir()
+
+
 def analyze_keypoints(
     source,
     *,
