@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.keypoints.regions import load_regions
-from core.render.mesh import mesh_vertices, polygon_mask
+from core.render.mesh import mesh_vertices, polygon_mask, signed_areas, unfold
 from core.render.mouth import (
     MouthBank,
     MouthFill,
@@ -109,6 +109,38 @@ def test_identity_warp_returns_the_source(closed):
     diff = np.abs(out.astype(int) - frame.astype(int)).max(axis=2)
     assert diff.max() <= 3
     assert not diff[~r.hull(src, src + 0.01, frame.shape[:2])].any()
+
+
+def test_a_fold_the_edit_makes_is_taken_out_and_drawn_without_seams(closed):
+    """The lip's rolls lie a pixel or two apart at the corners: an edit that moves them by
+    different amounts turns small triangles over, and the warp then drew whichever layer
+    came last, a stair-stepped dark seam beside the mouth. The mesh is unfolded first."""
+    frame, src = closed
+    r = WarpRenderer()
+    topo = r.topology(src)
+    lm = REG.landmarks
+    dst = src.copy()
+    corner = lm["mouth_right"]
+    near = np.argsort(np.linalg.norm(src - src[corner], axis=1))[1:4]
+    dst[near] += (src[corner] - src[near]) * 2.5  # pushed past the corner: a fold
+    vs, vd = mesh_vertices(topo, src, dst)
+    face = ~topo.hole_triangles & (topo.triangles < topo.n_face).all(axis=1)
+    tris = topo.triangles[face]
+    turn = np.sign(signed_areas(vs, tris))
+    folded = np.sign(signed_areas(vd, tris)) != turn
+    assert folded.any(), "the test edit must fold the mesh"
+    fixed = unfold(topo, vs, vd)
+    assert not (np.sign(signed_areas(fixed, tris)) != turn).any()
+    # only the vertices of the folded neighbourhood move; the rest of the edit is kept
+    touched = np.flatnonzero(np.abs(fixed - vd).max(axis=1) > 1e-9)
+    assert 0 < len(touched) < 40
+    np.testing.assert_array_equal(unfold(topo, vs, vs + (2.0, 1.0)), vs + (2.0, 1.0))
+    # drawn, the corner is one continuous picture: no pixel jumps to an unrelated source
+    out = r.render(frame, src, dst)
+    x, y = src[corner].astype(int)
+    patch = out[y - 6 : y + 7, x - 6 : x + 7].astype(np.float32)
+    source = frame[y - 12 : y + 13, x - 12 : x + 13].astype(np.float32)
+    assert patch.min() >= source.min() - 2 and patch.max() <= source.max() + 2
 
 
 def test_translation_moves_the_face_by_whole_pixels(closed):
