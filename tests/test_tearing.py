@@ -162,6 +162,10 @@ def test_the_lips_stay_inside_the_lower_face_at_the_corners(which, corner, reque
                 - rest[lm["lower_lip_inner"], 1] - e[lm["lower_lip_inner"], 1]) > 0.5 * room
         # the jaw drops with the opening, never further than the opening itself
         assert e[lm["chin"], 1] <= take.limits.max_gap
+        # neither lip swells: a wide-open mouth stretches them, the jaw carries the chin
+        lim = take.limits
+        for vec, most in ((lim.thick, lim.max_thick), (lim.thick_up, lim.max_thick_up)):
+            assert float(np.sum((e - take.rest) * vec)) <= most * 1.001 + 1e-6, "a lip swelled"
         leak = lips_below_chin(source, out, src_pts, dst_pts, regions)
         assert leak < 0.05, f"lip colour below the chin line: {leak:.2f} of the lip area"
         smear = lips_outside_lips(source, out, src_pts, dst_pts, regions)
