@@ -246,6 +246,36 @@ def test_mouth_bank_fills_from_the_speakers_own_mouth(bank, closed):
     assert np.array_equal(filled[~hull], frame[~hull])
 
 
+def test_a_bank_mouth_opened_far_wider_parts_its_jaws_rather_than_stretching(bank, clip):
+    """An opening three times the height of the entry: its upper teeth ride the upper lip
+    and its lower teeth the lower lip, each at its own size, with the cavity between
+    (stretching the whole entry drew teeth three times their height)."""
+    from core.render.mouth import MAX_STRETCH, fill_mouth, opening_height, to_patch_pixels
+
+    frames, points = clip
+    heights = np.array([opening_height(s) for s in bank.shapes])
+    k = int(np.argmax(heights))  # the widest entry: teeth show in it
+    patch, shape = bank.patches[k], bank.shapes[k].astype(np.float64)
+    lip = np.median(patch[:6].reshape(-1, 3).astype(float), axis=0)  # the upper lip's band
+    own = polygon_mask(to_patch_pixels(shape), patch.shape[:2])
+    teeth_in = (teeth_mask(patch[own], lip) > 0.5).sum()
+    assert teeth_in > 20, "the test needs an entry that shows teeth"
+    taller = shape * (1.0, 3.0)  # the same mouth, three times as open
+    assert opening_height(taller) / opening_height(shape) > MAX_STRETCH
+    canvas = np.zeros((240, 320, 3), np.uint8)
+    dst = taller * 80.0 + (160.0, 120.0)  # 80 pixels per half-width, centred
+    fill_mouth(canvas, patch, shape, dst)
+    opening = polygon_mask(dst, canvas.shape[:2])
+    teeth_out = (teeth_mask(canvas[opening], lip) > 0.5).sum()
+    scale = (80.0 / (to_patch_pixels(np.array([[1.0, 0.0]])) -
+                     to_patch_pixels(np.array([[0.0, 0.0]])))[0, 0]) ** 2
+    assert teeth_out < 1.6 * teeth_in * scale, (teeth_out, teeth_in * scale)
+    # and the middle of the opening is the cavity: darker than the teeth
+    luma = canvas.astype(float) @ LUMA
+    middle = luma[118:123, 150:171].mean()
+    assert middle < np.percentile(luma[opening], 90) - 40
+
+
 def test_bank_choice_is_temporally_smooth(bank, clip):
     _, points = clip
     rng = np.random.default_rng(0)
