@@ -252,7 +252,7 @@ def test_killing_a_save_leaves_a_valid_project(project):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         data = json.loads((project.folder / "project.json").read_text(encoding="utf-8"))
-        assert data["schema"] == 1
+        assert data["schema"] == 2
         reopened = Project.open(project.folder)
         assert 1.0 <= reopened.setting("alpha") <= 2.0
 

@@ -51,7 +51,7 @@ _json = st.recursive(
 
 def _base(folder: Path) -> dict:
     return {
-        "schema": 1,
+        "schema": 1,  # a version-1 file, as the first release wrote it
         "source": {"path": "clip.wav", "hash": "0" * 32, "kind": "video", "size": 10},
         "dub": {"path": str(folder / "dub.wav"), "hash": "1" * 32, "kind": "audio"},
         "transcript": None,
@@ -141,7 +141,7 @@ def _check_loaded(project: Project) -> None:
     for value in project.settings.values():
         if isinstance(value, float):
             assert math.isfinite(value)
-    assert doc["schema"] == 1
+    assert doc["schema"] == 2  # it saves as the current version
 
 
 @settings(max_examples=CASES, deadline=None, derandomize=True,

@@ -109,7 +109,7 @@ def test_new_project_layout_and_defaults(project: Project, media):
     assert (folder / "project.json").is_file()
     assert (folder / "cache").is_dir() and (folder / "models").is_dir()
     doc = json.loads((folder / "project.json").read_text())
-    assert doc["schema"] == schema.SCHEMA_VERSION == 1
+    assert doc["schema"] == schema.SCHEMA_VERSION == 2
     assert doc["source"]["kind"] == "video" and doc["dub"]["kind"] == "audio"
     assert doc["source"]["path"] == str(media["source"])  # outside the folder: absolute
     s = doc["settings"]
@@ -265,8 +265,32 @@ def test_missing_settings_take_their_defaults(project: Project):
 # --- migrations -------------------------------------------------------------------------------
 
 
-def test_current_version_has_no_migrations_yet():
-    assert schema.SCHEMA_VERSION == 1 and schema.MIGRATIONS == {}
+def test_a_version_1_file_reads_unchanged_and_saves_as_version_2(project: Project):
+    """Version 2 only added the phone track's optional fields: a file the first release
+    wrote opens with every value as it was, says it was upgraded, and changes on save."""
+    assert schema.SCHEMA_VERSION == 2 and set(schema.MIGRATIONS) == {1}
+    project.set_setting("alpha", 1.25)
+    project.save()
+    doc = _doc(project)
+    for key in ("phones", "markers", "alignment"):
+        assert key not in doc  # nothing a version-1 file lacks
+    doc["schema"] = 1
+    data = json.dumps(doc).encode()
+    project.json_path.write_bytes(data)
+    old = Project.open(project.folder)
+    assert old.setting("alpha") == 1.25
+    assert old.to_json() == {**doc, "schema": 2}
+    assert old.dirty and "upgraded from schema 1 to 2" in old.notes[0]
+    assert project.json_path.read_bytes() == data  # untouched until the user saves
+    old.save()
+    assert _doc(old)["schema"] == 2
+
+
+def test_a_studio_that_reads_version_1_refuses_a_version_2_file(project: Project):
+    """What an older studio does with a file that has a phone track: names the cause."""
+    doc = {**_doc(project), "markers": [0.5]}
+    with pytest.raises(InvalidValue, match=r"made by a newer version .*schema 2.*reads schema 1"):
+        schema.migrate(doc, target=1, migrations={})
 
 
 def test_migration_chain_runs_step_by_step():
@@ -294,7 +318,7 @@ def test_register_migration_refuses_a_second_one(monkeypatch):
 
 def test_an_older_file_is_upgraded_in_memory_only(project: Project, monkeypatch):
     """A synthetic schema-0 file (settings under another name) through a test migration."""
-    monkeypatch.setattr(schema, "MIGRATIONS", {})
+    monkeypatch.setattr(schema, "MIGRATIONS", dict(schema.MIGRATIONS))
 
     @schema.register_migration(0)
     def _zero_to_one(doc):
@@ -313,7 +337,7 @@ def test_an_older_file_is_upgraded_in_memory_only(project: Project, monkeypatch)
     assert old.dirty and "upgraded from schema 0" in old.notes[0]
     assert project.json_path.read_bytes() == data  # untouched until the user saves
     old.save()
-    assert _doc(old)["schema"] == 1 and "settings" in _doc(old)
+    assert _doc(old)["schema"] == 2 and "settings" in _doc(old)
 
 
 def test_a_file_from_a_newer_version_is_refused(project: Project):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.keypoints.regions import load_regions
-from core.render.mesh import mesh_vertices, polygon_mask
+from core.render.mesh import mesh_vertices, polygon_mask, signed_areas, unfold
 from core.render.mouth import (
     MouthBank,
     MouthFill,
@@ -109,6 +109,38 @@ def test_identity_warp_returns_the_source(closed):
     diff = np.abs(out.astype(int) - frame.astype(int)).max(axis=2)
     assert diff.max() <= 3
     assert not diff[~r.hull(src, src + 0.01, frame.shape[:2])].any()
+
+
+def test_a_fold_the_edit_makes_is_taken_out_and_drawn_without_seams(closed):
+    """The lip's rolls lie a pixel or two apart at the corners: an edit that moves them by
+    different amounts turns small triangles over, and the warp then drew whichever layer
+    came last, a stair-stepped dark seam beside the mouth. The mesh is unfolded first."""
+    frame, src = closed
+    r = WarpRenderer()
+    topo = r.topology(src)
+    lm = REG.landmarks
+    dst = src.copy()
+    corner = lm["mouth_right"]
+    near = np.argsort(np.linalg.norm(src - src[corner], axis=1))[1:4]
+    dst[near] += (src[corner] - src[near]) * 2.5  # pushed past the corner: a fold
+    vs, vd = mesh_vertices(topo, src, dst)
+    face = ~topo.hole_triangles & (topo.triangles < topo.n_face).all(axis=1)
+    tris = topo.triangles[face]
+    turn = np.sign(signed_areas(vs, tris))
+    folded = np.sign(signed_areas(vd, tris)) != turn
+    assert folded.any(), "the test edit must fold the mesh"
+    fixed = unfold(topo, vs, vd)
+    assert not (np.sign(signed_areas(fixed, tris)) != turn).any()
+    # only the vertices of the folded neighbourhood move; the rest of the edit is kept
+    touched = np.flatnonzero(np.abs(fixed - vd).max(axis=1) > 1e-9)
+    assert 0 < len(touched) < 40
+    np.testing.assert_array_equal(unfold(topo, vs, vs + (2.0, 1.0)), vs + (2.0, 1.0))
+    # drawn, the corner is one continuous picture: no pixel jumps to an unrelated source
+    out = r.render(frame, src, dst)
+    x, y = src[corner].astype(int)
+    patch = out[y - 6 : y + 7, x - 6 : x + 7].astype(np.float32)
+    source = frame[y - 12 : y + 13, x - 12 : x + 13].astype(np.float32)
+    assert patch.min() >= source.min() - 2 and patch.max() <= source.max() + 2
 
 
 def test_translation_moves_the_face_by_whole_pixels(closed):
@@ -212,6 +244,36 @@ def test_mouth_bank_fills_from_the_speakers_own_mouth(bank, closed):
     assert diff[opening].mean() > 20
     hull = r.hull(src, dst, frame.shape[:2])
     assert np.array_equal(filled[~hull], frame[~hull])
+
+
+def test_a_bank_mouth_opened_far_wider_parts_its_jaws_rather_than_stretching(bank, clip):
+    """An opening three times the height of the entry: its upper teeth ride the upper lip
+    and its lower teeth the lower lip, each at its own size, with the cavity between
+    (stretching the whole entry drew teeth three times their height)."""
+    from core.render.mouth import MAX_STRETCH, fill_mouth, opening_height, to_patch_pixels
+
+    frames, points = clip
+    heights = np.array([opening_height(s) for s in bank.shapes])
+    k = int(np.argmax(heights))  # the widest entry: teeth show in it
+    patch, shape = bank.patches[k], bank.shapes[k].astype(np.float64)
+    lip = np.median(patch[:6].reshape(-1, 3).astype(float), axis=0)  # the upper lip's band
+    own = polygon_mask(to_patch_pixels(shape), patch.shape[:2])
+    teeth_in = (teeth_mask(patch[own], lip) > 0.5).sum()
+    assert teeth_in > 20, "the test needs an entry that shows teeth"
+    taller = shape * (1.0, 3.0)  # the same mouth, three times as open
+    assert opening_height(taller) / opening_height(shape) > MAX_STRETCH
+    canvas = np.zeros((240, 320, 3), np.uint8)
+    dst = taller * 80.0 + (160.0, 120.0)  # 80 pixels per half-width, centred
+    fill_mouth(canvas, patch, shape, dst)
+    opening = polygon_mask(dst, canvas.shape[:2])
+    teeth_out = (teeth_mask(canvas[opening], lip) > 0.5).sum()
+    scale = (80.0 / (to_patch_pixels(np.array([[1.0, 0.0]])) -
+                     to_patch_pixels(np.array([[0.0, 0.0]])))[0, 0]) ** 2
+    assert teeth_out < 1.6 * teeth_in * scale, (teeth_out, teeth_in * scale)
+    # and the middle of the opening is the cavity: darker than the teeth
+    luma = canvas.astype(float) @ LUMA
+    middle = luma[118:123, 150:171].mean()
+    assert middle < np.percentile(luma[opening], 90) - 40
 
 
 def test_bank_choice_is_temporally_smooth(bank, clip):

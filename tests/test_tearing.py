@@ -33,19 +33,39 @@ def cache_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture(scope="module")
-def portrait_take(cache_root):
-    take = open_take(PORTRAIT, SPEECH, transcript=TEXT, cache_root=cache_root)
-    yield take
-    take.close()
+#: the five shared clips, each a test speaker (never tuned on)
+CLIPS = ("child", "katie_hill", "man_map", "woman_glasses", "young_man_outdoors")
 
 
 @pytest.fixture(scope="module")
-def video_take(shared_data, cache_root):
-    take = open_take(shared_data / "video" / "woman_glasses.mp4", SPEECH, transcript=TEXT,
-                     cache_root=cache_root)
-    yield take
-    take.close()
+def takes(cache_root):
+    """Takes opened on first use and kept for the module (each clip's analysis once)."""
+    opened: dict[str, object] = {}
+    yield opened
+    for take in opened.values():
+        take.close()
+
+
+def take_of(name: str, takes: dict, request) -> object:
+    """The portrait's take, or a shared clip's, dubbed with the sample sentence."""
+    if name not in takes:
+        if name == "portrait":
+            path = PORTRAIT
+        else:
+            path = request.getfixturevalue("shared_data") / "video" / f"{name}.mp4"
+        takes[name] = open_take(path, SPEECH, transcript=TEXT,
+                                cache_root=request.getfixturevalue("cache_root"))
+    return takes[name]
+
+
+@pytest.fixture(scope="module")
+def portrait_take(takes, request):
+    return take_of("portrait", takes, request)
+
+
+@pytest.fixture(scope="module")
+def video_take(takes, request):
+    return take_of("woman_glasses", takes, request)
 
 
 def at_corner(take, options: DubOptions, open_scale: float) -> None:
@@ -68,48 +88,70 @@ def render(take, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return frame, take.render(j, frame), src[0], dst[0]
 
 
-def _ab(img: np.ndarray) -> np.ndarray:
-    """The colour (a*, b* of CIELAB) of every pixel: lips and skin differ there."""
-    return cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)[..., 1:]
-
-
-def lip_coloured(img: np.ndarray, source: np.ndarray, src_pts: np.ndarray, regions
-                 ) -> np.ndarray:
-    """(H, W) bool: pixels of ``img`` coloured like the source's lips rather than like the
-    skin between its lower lip and chin (colours measured on the source frame)."""
+def lip_model(source: np.ndarray, src_pts: np.ndarray, regions) -> tuple:
+    """The source's own colours of lips and skin: a Gaussian each over CIELAB, the lips
+    from the tracked lip ring (its edges trimmed), the skin from the lower face around it.
+    Full Lab, not hue alone: low-contrast lips (man_map) differ from the skin mostly in
+    lightness, and a red tie or a pink shirt is far from both."""
     h, w = source.shape[:2]
+    lab = cv2.cvtColor(source, cv2.COLOR_RGB2LAB).astype(np.float32)
     outer = polygon_mask(src_pts[regions["lips_outer"], :2], (h, w))
     inner = polygon_mask(src_pts[regions["lips_inner"], :2], (h, w))
-    ab = _ab(source)
-    lip = np.median(ab[outer & ~inner], axis=0)
-    lm = regions.landmarks
-    lips_y = src_pts[regions["lips_outer"], 1]
-    y0, y1 = lips_y.max(), src_pts[lm["chin"], 1]
-    x0, x1 = src_pts[regions["lips_outer"], 0].min(), src_pts[regions["lips_outer"], 0].max()
-    ys, xs = np.mgrid[0:h, 0:w] + 0.5
-    band = (ys > y0 + 0.25 * (y1 - y0)) & (ys < y1 - 0.25 * (y1 - y0)) & (xs > x0) & (xs < x1)
-    skin = np.median(ab[band], axis=0)
-    out = _ab(img)
-    to_lip = np.linalg.norm(out - lip, axis=-1)
-    to_skin = np.linalg.norm(out - skin, axis=-1)
-    return (to_lip < to_skin) & (to_lip < 0.5 * np.linalg.norm(lip - skin))
+    width = np.ptp(src_pts[regions["lips_outer"], 0])
+    trim, grow = max(1, int(0.04 * width)), max(2, int(0.15 * width))
+    lips = cv2.erode((outer & ~inner).astype(np.uint8),
+                     np.ones((2 * trim + 1,) * 2, np.uint8)).astype(bool)
+    near = cv2.dilate(outer.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
+    ys = np.mgrid[0:h, 0:w][0] + 0.5
+    face = polygon_mask(src_pts[regions["face_oval"], :2], (h, w))
+    skin = face & ~near & (ys > src_pts[regions.landmarks["nose_tip"], 1])
+    model = []
+    for where in (lips, skin):
+        x = lab[where]
+        cov = np.cov(x.T) + 4.0 * np.eye(3)  # a floor: a flat lipstick is not a point
+        model.append((x.mean(axis=0), np.linalg.inv(cov), np.linalg.slogdet(cov)[1]))
+    return tuple(model)
+
+
+def lip_coloured(img: np.ndarray, model: tuple) -> np.ndarray:
+    """(H, W) bool: pixels of ``img`` likelier lips than skin under the source's ``model``
+    (by a margin), and within three standard deviations of the lips' colour."""
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(np.float32)
+    scores = []
+    for mean, icov, logdet in model:
+        d = lab - mean
+        m2 = np.einsum("...i,ij,...j->...", d, icov, d)
+        scores.append((m2, -0.5 * (m2 + logdet)))
+    (lip_m2, lip_ll), (_, skin_ll) = scores
+    return (lip_ll > skin_ll + 2.0) & (lip_m2 < 9.0)
+
+
+def lip_area(src_pts: np.ndarray, regions, shape) -> int:
+    outer = polygon_mask(src_pts[regions["lips_outer"], :2], shape)
+    inner = polygon_mask(src_pts[regions["lips_inner"], :2], shape)
+    return max(int((outer & ~inner).sum()), 1)
 
 
 def lips_below_chin(source, out, src_pts, dst_pts, regions) -> float:
-    """Lip-coloured pixels the edit put below the edited chin line (the source's own lip
-    colours there, a red collar, do not count), as a share of the source's lip area."""
+    """Lip-coloured pixels the edit put below the edited chin line, as a share of the
+    source's lip area. What the warp only carried along with the jaw (a red tie or collar
+    below the chin, moved no farther than the jaw line moved) does not count: lips would
+    have to travel past the chin to get there."""
     h, w = source.shape[:2]
     lm = regions.landmarks
+    model = lip_model(source, src_pts, regions)
     chin_y = dst_pts[lm["chin"], 1]
     width = np.ptp(dst_pts[regions["lips_outer"], 0])
     centre = dst_pts[regions["lips_outer"], 0].mean()
     ys, xs = np.mgrid[0:h, 0:w] + 0.5
     below = (ys > chin_y + 0.02 * width) & (np.abs(xs - centre) < 1.5 * width)
-    new = lip_coloured(out, source, src_pts, regions) & ~lip_coloured(source, source,
-                                                                      src_pts, regions)
-    outer = polygon_mask(src_pts[regions["lips_outer"], :2], (h, w))
-    inner = polygon_mask(src_pts[regions["lips_inner"], :2], (h, w))
-    return float((new & below).sum() / max((outer & ~inner).sum(), 1))
+    oval = regions["face_oval"]
+    jaw = oval[src_pts[oval, 1] > src_pts[lm["lower_lip_inner"], 1]]
+    reach = int(np.ceil(np.linalg.norm(dst_pts[jaw, :2] - src_pts[jaw, :2], axis=1).max())) + 2
+    carried = cv2.dilate(lip_coloured(source, model).astype(np.uint8),
+                         np.ones((2 * reach + 1,) * 2, np.uint8)) > 0
+    new = lip_coloured(out, model) & ~carried
+    return float((new & below).sum() / lip_area(src_pts, regions, (h, w)))
 
 
 def lips_outside_lips(source, out, src_pts, dst_pts, regions) -> float:
@@ -117,6 +159,7 @@ def lips_outside_lips(source, out, src_pts, dst_pts, regions) -> float:
     edited lips (their outer contour grown by a tenth of the mouth's width), as a share of
     the source's lip area: lipstick smeared onto the chin or the cheeks."""
     h, w = source.shape[:2]
+    model = lip_model(source, src_pts, regions)
     outer_d = dst_pts[regions["lips_outer"], :2]
     grow = max(1, int(round(0.1 * np.ptp(outer_d[:, 0]))))
     lips = cv2.dilate(polygon_mask(outer_d, (h, w)).astype(np.uint8),
@@ -124,11 +167,8 @@ def lips_outside_lips(source, out, src_pts, dst_pts, regions) -> float:
     ys = np.mgrid[0:h, 0:w][0] + 0.5
     lower = ys > dst_pts[regions.landmarks["nose_tip"], 1]
     lower &= polygon_mask(dst_pts[regions["face_oval"], :2], (h, w))
-    new = lip_coloured(out, source, src_pts, regions) & ~lip_coloured(source, source,
-                                                                      src_pts, regions)
-    outer = polygon_mask(src_pts[regions["lips_outer"], :2], (h, w))
-    inner = polygon_mask(src_pts[regions["lips_inner"], :2], (h, w))
-    return float((new & lower & ~lips).sum() / max((outer & ~inner).sum(), 1))
+    new = lip_coloured(out, model) & ~lip_coloured(source, model)
+    return float((new & lower & ~lips).sum() / lip_area(src_pts, regions, (h, w)))
 
 
 def inner_mouth(out, dst_pts, regions) -> tuple[float, float]:
@@ -141,9 +181,9 @@ def inner_mouth(out, dst_pts, regions) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("corner", list(CORNERS))
-@pytest.mark.parametrize("which", ["portrait", "video"])
-def test_the_lips_stay_inside_the_lower_face_at_the_corners(which, corner, request):
-    take = request.getfixturevalue(f"{which}_take")
+@pytest.mark.parametrize("which", ["portrait", *CLIPS])
+def test_the_lips_stay_inside_the_lower_face_at_the_corners(which, corner, takes, request):
+    take = take_of(which, takes, request)
     options, open_scale = CORNERS[corner]
     try:
         at_corner(take, options, open_scale)
@@ -162,6 +202,10 @@ def test_the_lips_stay_inside_the_lower_face_at_the_corners(which, corner, reque
                 - rest[lm["lower_lip_inner"], 1] - e[lm["lower_lip_inner"], 1]) > 0.5 * room
         # the jaw drops with the opening, never further than the opening itself
         assert e[lm["chin"], 1] <= take.limits.max_gap
+        # neither lip swells: a wide-open mouth stretches them, the jaw carries the chin
+        lim = take.limits
+        for vec, most in ((lim.thick, lim.max_thick), (lim.thick_up, lim.max_thick_up)):
+            assert float(np.sum((e - take.rest) * vec)) <= most * 1.001 + 1e-6, "a lip swelled"
         leak = lips_below_chin(source, out, src_pts, dst_pts, regions)
         assert leak < 0.05, f"lip colour below the chin line: {leak:.2f} of the lip area"
         smear = lips_outside_lips(source, out, src_pts, dst_pts, regions)
@@ -170,6 +214,33 @@ def test_the_lips_stay_inside_the_lower_face_at_the_corners(which, corner, reque
         assert black < 0.5 and spread > 12, f"a hole: {black:.2f} near black, spread {spread}"
     finally:
         at_corner(take, DubOptions(), 1.0)
+
+
+@pytest.mark.parametrize("which", ["man_map", "young_man_outdoors"])
+def test_the_lip_colour_checks_see_a_smear(which, takes, request):
+    """The checks above are not blind on low-contrast lips or dark skin: the source's own
+    lips copied onto its chin, or below it, are found (and the untouched frame is clean,
+    the red tie and the collar included)."""
+    take = take_of(which, takes, request)
+    source, _, src, _ = render(take, 0)
+    reg, lm = take.regions, take.regions.landmarks
+    h, w = source.shape[:2]
+    lips = polygon_mask(src[reg["lips_outer"], :2], (h, w))
+    lips &= ~polygon_mask(src[reg["lips_inner"], :2], (h, w))
+    assert lips_outside_lips(source, source, src, src, reg) < 0.02
+    assert lips_below_chin(source, source, src, src, reg) < 0.02
+    lip_bottom = src[reg["lips_outer"], 1].max()
+    width = np.ptp(src[reg["lips_outer"], 0])
+    for drop, check, least in (
+        (0.5 * (src[lm["chin"], 1] - lip_bottom), lips_outside_lips, 0.1),  # onto the chin
+        (src[lm["chin"], 1] - src[lm["upper_lip_inner"], 1] + 0.1 * width,  # below it
+         lips_below_chin, 0.05),
+    ):
+        smeared = source.copy()
+        shift = np.float32([[1, 0, 0], [0, 1, drop]])
+        moved = cv2.warpAffine(lips.astype(np.uint8), shift, (w, h)) > 0
+        smeared[moved] = cv2.warpAffine(source, shift, (w, h))[moved]
+        assert check(source, smeared, src, src, reg) > least, check.__name__
 
 
 @pytest.mark.parametrize("which", ["portrait", "video"])

@@ -95,9 +95,13 @@ class Composer:
         if self.limits is not None and self.basis is not None:
             # the limits' measures are linear: on the coefficients they are (r,) vectors
             lim = self.limits
-            thick = lim.thick if lim.thick is not None else np.zeros_like(lim.gap)
+            zero = np.zeros_like(lim.gap)
+            thick = lim.thick if lim.thick is not None else zero
+            thick_up = lim.thick_up if lim.thick_up is not None else zero
+            # the linear measures, in lip_measures' columns (the anchors' reach, 4, is not)
             self._measures = np.stack([self.basis @ v.ravel() for v in (
-                lim.gap, lim.width, lim.closing, thick)], axis=1).astype(np.float32)
+                lim.gap, lim.width, lim.closing, thick, zero, thick_up)],
+                axis=1).astype(np.float32)
             # the anchors' displacements, (r, K·3) on the coefficients
             self._anchor_rows = None if lim.anchors is None else np.ascontiguousarray(
                 self.basis.reshape(len(self.basis), -1, 3)[:, lim.anchors].reshape(
@@ -173,7 +177,7 @@ class Composer:
         if self.limits is None or self.basis is not None:
             return
         if self._shaped_measures is None:
-            self._shaped_measures = np.zeros((self.count, 5), np.float32)
+            self._shaped_measures = np.zeros((self.count, 6), np.float32)
         self._shaped_measures[span] = lip_measures(self.shaped[span], self.limits)
 
     def _write_lips(self, span: slice) -> None:
@@ -187,8 +191,7 @@ class Composer:
                 out = self.edited_lips[span]
                 plan = None
                 if self.limits is not None:
-                    m = np.zeros((len(coeffs), 5), np.float32)
-                    m[:, :4] = coeffs @ self._measures
+                    m = coeffs @ self._measures
                     if self._anchor_rows is not None:
                         a = (coeffs @ self._anchor_rows).reshape(len(coeffs), -1, 3)
                         m[:, 4] = np.sqrt(np.einsum("tkc,tkc->tk", a, a).max(axis=1))
@@ -198,8 +201,8 @@ class Composer:
                         coeffs = coeffs * plan.factor[:, None]
                 np.matmul(coeffs, self.basis, out=out.reshape(len(coeffs), -1))
                 if plan is not None:  # the factor is in the coefficients already
-                    apply_plan(out, LipPlan(np.ones_like(plan.factor), plan.lift, plan.drop),
-                               self.limits)
+                    apply_plan(out, LipPlan(np.ones_like(plan.factor), plan.lift, plan.drop,
+                                            plan.lower), self.limits)
                 out += self.base_lips[span]
                 if self.emotion_lips is not None:
                     out += self.emotion_lips[span]

@@ -144,8 +144,10 @@ MAX_GAP = 0.7
 MAX_WIDTH = 0.35
 #: the farthest any lip landmark or point of the jaw line travels, in mouth widths
 MAX_MOVE = 0.8
-#: how much thicker the lower lip may grow, as a share of its rest thickness
-MAX_THICK = 0.5
+#: how much thicker each lip may grow, as a share of its rest thickness: a wide-open mouth
+#: stretches its lips thinner, it never swells them (scaled far past a viseme, the lips'
+#: own motion did: a thick pink band below the opening, a dark roll above it)
+MAX_THICK = 0.15
 #: share of the limit that passes untouched; above it the motion bends smoothly to the limit
 KNEE = 0.6
 #: share of the rest distance from the lower lip to the chin that the lip may close in on the
@@ -182,6 +184,12 @@ class LipLimits:
     thick: np.ndarray | None = None
     lip_body: np.ndarray | None = None
     max_thick: float = np.inf
+    #: the same for the upper lip: ⟨ΔE, thick_up⟩ its thickening (inner minus outer lip
+    #: line), ``upper_body`` (N, 3) how its outer line and the flesh above it (fading to
+    #: the nose) come down to keep it within ``max_thick_up``
+    thick_up: np.ndarray | None = None
+    upper_body: np.ndarray | None = None
+    max_thick_up: float = np.inf
 
     def on(self, points: np.ndarray) -> LipLimits:
         """The same limits over a subset of the keypoints (all the measured ones in it)."""
@@ -193,7 +201,9 @@ class LipLimits:
         return replace(self, gap=self.gap[p], width=self.width[p], closing=self.closing[p],
                        jaw=self.jaw[p], anchors=anchors,
                        thick=None if self.thick is None else self.thick[p],
-                       lip_body=None if self.lip_body is None else self.lip_body[p])
+                       lip_body=None if self.lip_body is None else self.lip_body[p],
+                       thick_up=None if self.thick_up is None else self.thick_up[p],
+                       upper_body=None if self.upper_body is None else self.upper_body[p])
 
 
 def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
@@ -210,20 +220,22 @@ def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
     wide[left, 0], wide[right, 0] = sign, -sign
     closing[low, 1], closing[chin, 1] = 1.0, -1.0
     depth = max(k[chin, 1] - k[low, 1], 1e-6)
-    u = np.clip((k[:, 1] - k[low, 1]) / depth, 0.0, 1.0)
-    jaw = np.zeros((n, 3), np.float32)
-    jaw[:, 1] = u * u * (3 - 2 * u) * lower_face_weight(k, regions)
-    jaw[low] = 0.0
     weight = lower_face_weight(k, regions)
     oval = np.asarray(regions["face_oval"])
     outer = np.asarray(regions["lips_outer"])
+    below = outer[k[outer, 1] > k[low, 1]]
+    low_out = int(below[np.argmin(np.abs(k[below, 0] - k[low, 0]))])
+    # the jaw takes the flesh from the lower lip's outer line down: the lip itself rides
+    # on it as the lip term says (dropping from the inner line stretched the lip thick)
+    u = np.clip((k[:, 1] - k[low_out, 1]) / max(k[chin, 1] - k[low_out, 1], 1e-6), 0.0, 1.0)
+    jaw = np.zeros((n, 3), np.float32)
+    jaw[:, 1] = u * u * (3 - 2 * u) * weight
+    jaw[low] = 0.0
     mid = outer[np.argsort(np.abs(k[outer, 0] - k[low, 0]))[:2]]  # outer lips' middles
     jaw_line = oval[(weight[oval] > 0.5) & (k[oval, 1] > k[low, 1])]
     # the lips' landmarks and the jaw line below them: a dozen points bound the reach
     anchors = np.unique(np.concatenate([[up, low, chin, left, right], mid,
                                         jaw_line[::2]])).astype(np.int64)
-    below = outer[k[outer, 1] > k[low, 1]]
-    low_out = int(below[np.argmin(np.abs(k[below, 0] - k[low, 0]))])
     thickness = max(k[low_out, 1] - k[low, 1], 1e-6)
     thick = np.zeros((n, 3), np.float32)
     thick[low_out, 1], thick[low, 1] = 1.0, -1.0
@@ -231,9 +243,20 @@ def lip_limits(canonical: np.ndarray, regions: RegionSet) -> LipLimits:
     body = np.zeros((n, 3), np.float32)
     body[:, 1] = v * v * (3 - 2 * v) * weight
     body[low] = 0.0
+    above = outer[k[outer, 1] < k[up, 1]]
+    up_out = int(above[np.argmin(np.abs(k[above, 0] - k[up, 0]))])
+    thickness_up = max(k[up, 1] - k[up_out, 1], 1e-6)
+    thick_up = np.zeros((n, 3), np.float32)
+    thick_up[up, 1], thick_up[up_out, 1] = 1.0, -1.0
+    v = np.clip((k[up, 1] - k[:, 1]) / thickness_up, 0.0, 1.0)
+    upper = np.zeros((n, 3), np.float32)
+    upper[:, 1] = v * v * (3 - 2 * v) * weight
+    upper[up] = 0.0
     return LipLimits(gap, wide, closing, jaw, MAX_GAP * width, MAX_WIDTH * width,
                      SLACK * depth, anchors=anchors, max_move=MAX_MOVE * width,
-                     thick=thick, lip_body=body, max_thick=MAX_THICK * thickness)
+                     thick=thick, lip_body=body, max_thick=MAX_THICK * thickness,
+                     thick_up=thick_up, upper_body=upper,
+                     max_thick_up=MAX_THICK * thickness_up)
 
 
 def soft_limit(ratio: np.ndarray, knee: float = KNEE) -> np.ndarray:
@@ -278,6 +301,14 @@ def swelling(thick: np.ndarray, limits: LipLimits) -> np.ndarray | None:
     return np.maximum(np.asarray(thick, np.float32) - np.float32(limits.max_thick), 0.0)
 
 
+def upper_swelling(thick_up: np.ndarray, limits: LipLimits) -> np.ndarray | None:
+    """(T,) how far the upper lip's outer line must come down so it grows no thicker than
+    allowed (None when the limits have no upper lip body)."""
+    if limits.thick_up is None or limits.upper_body is None:
+        return None
+    return np.maximum(np.asarray(thick_up, np.float32) - np.float32(limits.max_thick_up), 0.0)
+
+
 def jaw_follow(closing: np.ndarray, limits: LipLimits) -> np.ndarray:
     """(T,) how far the jaw must drop (along ``limits.jaw``) so the lower lip never comes
     nearer the chin than the slack allows: 0 in ordinary speech."""
@@ -292,26 +323,31 @@ def measure(lips: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
 
 def lip_measures(lips: np.ndarray, limits: LipLimits) -> np.ndarray:
-    """(T, 5) what the limits read of each frame of a lip term: gap, width, closing and
-    thickening (linear in it) and the farthest travel of an anchor (homogeneous): scaling a
-    frame by α scales all five, so a caller may keep them and multiply."""
+    """(T, 6) what the limits read of each frame of a lip term: gap, width, closing and the
+    lower lip's thickening (linear in it), the farthest travel of an anchor (homogeneous)
+    and the upper lip's thickening (linear): scaling a frame by α scales all six, so a
+    caller may keep them and multiply."""
     zero = np.zeros(len(lips), np.float32)
     move = farthest_move(lips, limits)
     return np.stack([
         measure(lips, limits.gap), measure(lips, limits.width),
         measure(lips, limits.closing),
         zero if limits.thick is None else measure(lips, limits.thick),
-        zero if move is None else move], axis=1).astype(np.float32)
+        zero if move is None else move,
+        zero if limits.thick_up is None else measure(lips, limits.thick_up)],
+        axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class LipPlan:
-    """Per frame (T,): the factor on the lip term, how far the lower lip's body rises and
-    how far the jaw drops; ``saturation`` is 1 − factor."""
+    """Per frame (T,): the factor on the lip term, how far the lower lip's body rises, how
+    far the jaw drops and how far the upper lip's outer line comes down; ``saturation`` is
+    1 − factor."""
 
     factor: np.ndarray
     lift: np.ndarray | None
     drop: np.ndarray
+    lower: np.ndarray | None = None
 
     @property
     def saturation(self) -> np.ndarray:
@@ -319,7 +355,7 @@ class LipPlan:
 
 
 def lip_plan(measures: np.ndarray, limits: LipLimits) -> LipPlan:
-    """The :class:`LipPlan` of frames whose lip term reads ``measures`` (T, 5)."""
+    """The :class:`LipPlan` of frames whose lip term reads ``measures`` (T, 6)."""
     m = np.asarray(measures, np.float32)
     has_move = limits.anchors is not None and len(limits.anchors) > 0
     factor = limit_factor(m[:, 0], m[:, 1], limits, m[:, 4] if has_move else None)
@@ -329,7 +365,8 @@ def lip_plan(measures: np.ndarray, limits: LipLimits) -> LipPlan:
         lift = swelling(m[:, 3] * factor, limits)
         # the body's rise takes the chin up with the lip: the lip closes in on it less
         closing = closing - lift * np.float32((limits.closing * limits.lip_body).sum())
-    return LipPlan(factor, lift, jaw_follow(closing, limits))
+    lower = None if m.shape[1] < 6 else upper_swelling(m[:, 5] * factor, limits)
+    return LipPlan(factor, lift, jaw_follow(closing, limits), lower)
 
 
 def apply_plan(lips: np.ndarray, plan: LipPlan, limits: LipLimits) -> None:
@@ -342,6 +379,10 @@ def apply_plan(lips: np.ndarray, plan: LipPlan, limits: LipLimits) -> None:
         rows = np.flatnonzero(plan.lift > 0)
         if len(rows):
             lips[rows] -= plan.lift[rows, None, None] * limits.lip_body[None]
+    if plan.lower is not None:
+        rows = np.flatnonzero(plan.lower > 0)
+        if len(rows):
+            lips[rows] += plan.lower[rows, None, None] * limits.upper_body[None]
     rows = np.flatnonzero(plan.drop > 0)
     if len(rows):
         lips[rows] += plan.drop[rows, None, None] * limits.jaw[None]

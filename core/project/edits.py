@@ -28,7 +28,7 @@ from core.project.commands import (
     SetWordStyle,
     SetWordTiming,
 )
-from core.project.media import InvalidValue, MediaRef, check_path_text, shown
+from core.project.media import InvalidValue, MediaRef, check_path_text, shown, shown_key
 from core.project.project import Project, parse_json
 
 _WORD_KEYS = ("index", "text", "occurrence")
@@ -88,7 +88,7 @@ def _parse(doc: Any, folder: Path, word_texts: Sequence[str] | None) -> Edits:
         raise InvalidValue("must be a JSON object with \"words\" and/or \"emotions\"")
     unknown = set(doc) - {"words", "emotions"}
     if unknown:
-        raise InvalidValue(f"{sorted(unknown)[0]}: unknown field (use words, emotions)")
+        raise InvalidValue(f"{shown_key(sorted(unknown)[0])}: unknown field (use words, emotions)")
     edits = Edits()
     words = doc.get("words", [])
     if not isinstance(words, list):

@@ -5,8 +5,12 @@ Validation turns a loaded document into plain, normalised Python values (or rais
 The same field rules check every edit, so an edit can never produce a file that will not load.
 
 Migrations upgrade an old document one version at a time (``N`` to ``N + 1``) in memory; the
-file on disk only changes when the user saves. Version 1 is the first released format, so
-the registry is empty for now.
+file on disk only changes when the user saves.
+
+Versions: 1 is the first released format; 2 adds the phone track's optional fields
+(``phones``, ``markers``, ``alignment``). A version-1 file is a version-2 file without them,
+so it reads unchanged; a studio that reads only version 1 refuses a version-2 file as made
+by a newer version, rather than tripping over a field it does not know.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from core.tracking.registry import DEFAULT as TRACKER_DEFAULT
 from core.tracking.registry import tracker_names
 from core.vocabulary import EMOTIONS, REGIONS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 #: ``MIGRATIONS[n]`` upgrades a schema-``n`` document to schema ``n + 1``.
@@ -75,6 +79,12 @@ def migrate(doc: dict[str, Any], *, target: int = SCHEMA_VERSION,
         applied.append(version)
         version += 1
     return doc, applied
+
+
+@register_migration(1)
+def _one_to_two(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 only adds optional fields (the phone track): a version-1 document is one."""
+    return {**doc, "schema": 2}
 
 
 # --- field rules ----------------------------------------------------------------------------
@@ -546,7 +556,7 @@ def load_document(doc: Any, folder: Path) -> tuple[dict[str, Any], list[int]]:
 def dump_document(state: dict[str, Any], folder: Path) -> dict[str, Any]:
     """The JSON document for ``state``, paths made relative to ``folder`` where inside it.
     The phone track's fields (``phones``, ``markers``, ``alignment``) are written only when
-    used, so a project that does not use them still opens in a studio that predates them."""
+    used (the file stays short and reads as the user's edits)."""
     doc = {
         "schema": SCHEMA_VERSION,
         "source": state["source"].to_json(folder),

@@ -201,6 +201,46 @@ def mesh_vertices(
     return np.concatenate([src, ring]), np.concatenate([dst, ring])
 
 
+def signed_areas(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(T,) twice each triangle's signed area: its sign says which way round it turns."""
+    a, b, c = (vertices[triangles[:, k]] for k in range(3))
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def unfold(topology: MeshTopology, vs: np.ndarray, vd: np.ndarray, *, rounds: int = 24
+           ) -> np.ndarray:
+    """The edited vertices ``vd`` (V, 2) with the folds the edit made taken out.
+
+    A triangle that the edit turns over (its edited area has the other sign from its
+    source one) overlaps its neighbours: the warp then draws one of the two layers, and the
+    seam between them shows as dark, stair-stepped specks beside the mouth. The edit moves
+    the lip's thin rolls (a pixel or two apart at the corners) by different amounts, which
+    is enough. Each such triangle's vertices are given the mean of their three moves, so
+    it moves as a whole and keeps its source's turn; a few rounds settle the neighbours
+    this disturbs. The inner-mouth strip may close flat (lips meeting) and is left alone.
+    """
+    vs = np.asarray(vs, np.float64)
+    out = np.array(vd, np.float64, copy=True)
+    tris = topology.triangles[~topology.hole_triangles]
+    tris = tris[(tris < topology.n_face).all(axis=1)]  # the band never folds (anchor_ring)
+    turn = np.sign(signed_areas(vs, tris))
+    tris, turn = tris[turn != 0], turn[turn != 0]
+    for _ in range(rounds):
+        bad = np.sign(signed_areas(out, tris)) != turn
+        if not bad.any():
+            break
+        t = tris[bad]
+        move = out[t] - vs[t]  # (B, 3, 2)
+        mean = np.repeat(move.mean(axis=1), 3, axis=0)
+        total = np.zeros_like(out)
+        count = np.zeros(len(out))
+        np.add.at(total, t.ravel(), mean)
+        np.add.at(count, t.ravel(), 1.0)
+        hit = count > 0
+        out[hit] = vs[hit] + total[hit] / count[hit, None]
+    return out
+
+
 def polygon_mask(
     polygon: np.ndarray, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)
 ) -> np.ndarray:

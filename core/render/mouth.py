@@ -27,6 +27,9 @@ PATCH_W, PATCH_H = 96, 84
 X_LEFT, Y_TOP = -1.25, -0.95
 PPU = PATCH_W / (2 * -X_LEFT)  # patch pixels per mouth half-width
 TONGUE = np.array([0.62, 0.36, 0.36], np.float32)  # the tongue's colour, as a share of the lips'
+#: how much taller than its bank entry an opening may be before the entry is parted (its
+#: halves ride the two lips) rather than stretched
+MAX_STRETCH = 1.4
 
 
 # --- the normalised mouth frame ------------------------------------------------------------
@@ -295,17 +298,80 @@ def fill_mouth(
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0 or weight <= 0:
         return
-    m = _affine(to_patch_pixels(patch_shape), dst_inner)
-    layer = cv2.warpAffine(
-        bank_patch,
-        _index_matrix(m, origin_out=(x0, y0)),
-        (x1 - x0, y1 - y0),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    ).astype(np.float32)
+    size = (x1 - x0, y1 - y0)
+    stretch = opening_height(normalise_inner_lip(dst_inner)) / max(
+        opening_height(np.asarray(patch_shape, np.float64)), 1e-6)
+    if stretch <= MAX_STRETCH:
+        m = _affine(to_patch_pixels(patch_shape), dst_inner)
+        layer = cv2.warpAffine(
+            bank_patch, _index_matrix(m, origin_out=(x0, y0)), size, flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    else:
+        layer = _parted(bank_patch, patch_shape, dst_inner, (x0, y0), size)
     mask = polygon_mask(dst_inner, (y1 - y0, x1 - x0), origin=(x0, y0))
     alpha = _feather(mask, 0.05 * width) * weight
     _blend(frame_out, box, layer, alpha)
+
+
+def opening_height(shape: np.ndarray) -> float:
+    """The opening's height at its middle, in half-widths, of a normalised polygon."""
+    z = _complex(shape)
+    up, low = _sides_of(z)
+    return float(_interp_side(low, np.array([0.0]))[0] - _interp_side(up, np.array([0.0]))[0])
+
+
+def _sides_of(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower) sides of a normalised polygon given as complex points."""
+    n = len(z)
+    first = z[: n // 2 + 1]
+    second = np.concatenate([z[n // 2 :], z[:1]])
+    if first[1:-1].imag.mean() > second[1:-1].imag.mean():
+        return second, first
+    return first, second
+
+
+def _parted(patch: np.ndarray, patch_shape: np.ndarray, dst_inner: np.ndarray,
+            origin: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """A bank patch opened wider than it was taken: its upper half rides on the upper lip
+    and its lower half on the lower lip (the teeth stay with their jaws, at their own
+    size); between them the mouth's own darkest colour, with the tongue. Stretching the
+    whole patch instead drew teeth three times their height."""
+    src = to_patch_pixels(patch_shape)
+    up_s, low_s = _sides(src)
+    up_d, low_d = _sides(dst_inner)
+    ph, pw = patch.shape[:2]
+    ys, xs = np.mgrid[0:ph, 0:pw] + 0.5
+    centre, axis = mouth_axis(src)
+    zn = ((xs + 1j * ys) - centre) / axis
+    up_n = (_complex(up_s) - centre) / axis
+    low_n = (_complex(low_s) - centre) / axis
+    middle = (_interp_side(up_n, zn.real) + _interp_side(low_n, zn.real)) / 2
+    upper = (zn.imag < middle).astype(np.float32)
+    inside = polygon_mask(src, (ph, pw))
+    px = patch.reshape(-1, 3).astype(np.float32)
+    luma = px @ np.array([0.299, 0.587, 0.114], np.float32)
+    dark = px[inside.ravel()] if inside.any() else px
+    dark_luma = luma[inside.ravel()] if inside.any() else luma
+    cavity = np.median(dark[dark_luma <= np.percentile(dark_luma, 15)], axis=0)
+    out = np.empty((size[1], size[0], 3), np.float32)
+    out[:] = cavity
+    # the space the jaws opened shows the tongue lying behind the lower teeth
+    ring = cv2.dilate(inside.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~inside
+    tongue = _tongue_mask(dst_inner, (origin[0], origin[1], origin[0] + size[0],
+                                      origin[1] + size[1]))
+    if tongue is not None and ring.any():
+        lip = np.median(patch[ring].astype(np.float32), axis=0)
+        out += (lip * TONGUE - out) * (0.9 * tongue)[..., None]
+    soft = max(1.0, 0.02 * pw)
+    for side_s, side_d, part in ((up_s, up_d, upper), (low_s, low_d, 1.0 - upper)):
+        m = _index_matrix(_similarity(side_s, side_d), origin_out=origin)
+        layer = cv2.warpAffine(patch, m, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        w = cv2.warpAffine(cv2.GaussianBlur(part, (0, 0), soft), m, size,
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=0)
+        out += (layer - out) * w[..., None]
+    return out
 
 
 def _sides(inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

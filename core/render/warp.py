@@ -24,6 +24,7 @@ from core.render.mesh import (
     hull_mask,
     mesh_vertices,
     polygon_mask,
+    unfold,
 )
 from core.render.mouth import MouthFill, apply_mouth_fill
 
@@ -144,6 +145,7 @@ class WarpRenderer:
             return out  # no face in this frame: nothing to move
         topo = self.topology(src)
         vs, vd = mesh_vertices(topo, src, dst, self.margin)
+        vd = unfold(topo, vs, vd)
         self._warp_into(out, frame, vs, vd, topo)
         if mouth is not None:
             apply_mouth_fill(out, frame, src, dst, mouth, self.regions)
