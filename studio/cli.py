@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="word and emotion edits (JSON: {\"words\": [...], \"emotions\": [...]})")
     d.add_argument("--crf", type=int, default=vocabulary.CRF.default,
                    help=f"{vocabulary.CRF.tip} ({vocabulary.CRF.default} default)")
-    d.add_argument("--preset", default="medium", help="x264 preset (veryfast ... veryslow)")
+    d.add_argument("--preset", default=vocabulary.PRESET_DEFAULT, choices=vocabulary.X264_PRESETS,
+                   help=f"x264 preset ({vocabulary.PRESET_DEFAULT} default)")
     d.add_argument("--mix-source-audio", action="store_true",
                    help="keep the source's own audio under the dub")
     d.add_argument("--tracker", default="mediapipe", choices=tracker_names())

@@ -598,7 +598,7 @@ def test_bad_settings(kwargs, words):
 
 def test_default_settings():
     s = ExportSettings()
-    assert (s.crf, s.preset, s.audio_bitrate, s.mix_source_audio) == (18, "medium", 192_000, False)
+    assert (s.crf, s.preset, s.audio_bitrate, s.mix_source_audio) == (18, "faster", 192_000, False)
     assert ExportSettings(crf=0, preset="ultrafast").crf == 0
 
 

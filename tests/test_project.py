@@ -115,7 +115,7 @@ def test_new_project_layout_and_defaults(project: Project, media):
     s = doc["settings"]
     assert (s["alpha"], s["beta"], s["smoothing"], s["av_offset_frames"]) == (1.0, 0.0, 0.5, 0)
     assert (s["driver"], s["renderer"], s["tracker"]) == ("learned", "warp", "mediapipe")
-    assert s["export"] == {"crf": 18, "preset": "medium", "audio_bitrate": 192000,
+    assert s["export"] == {"crf": 18, "preset": "faster", "audio_bitrate": 192000,
                            "mix_source_audio": False, "source_audio_gain": 0.5}
     assert doc["words"] == {} and doc["emotion_clips"] == []
     assert not project.dirty
