@@ -19,9 +19,9 @@ from core.keypoints.decompose import mouth_opening
 from core.keypoints.regions import load_regions
 from core.motion.lipsync import (
     METADATA_KEY,
+    AdaptPool,
     LearnedDriver,
     LipModel,
-    AdaptPool,
     Readout,
     SpeakerFit,
     choose_adaptation,
@@ -229,7 +229,8 @@ def test_a_speaker_whose_lips_are_smoother_than_the_model_gets_smoothing():
     truth = coef.copy()
     noisy = coef + 0.8 * rng.normal(size=coef.shape) * coef.std(axis=0)
     use = np.ones(len(coef), bool)
-    style_only = AdaptPool(widths=())  # (the clean hidden layer would read them exactly)
+    # (no readout: the clean hidden layer would read them exactly)
+    style_only = AdaptPool(widths=(), smooths=(0.0, 0.03, 0.06))
     a = choose_adaptation(noisy, hidden, truth, use, lambda c: c[:, 0], 25.0, style_only)
     assert a.smooth > 0
     never = choose_adaptation(noisy, hidden, truth, use, lambda c: c[:, 0], 25.0,
