@@ -168,6 +168,7 @@ def viseme_edit(c: Clip, *, clip_phones: bool = False, anticipation: float = ANT
 
 
 LIP_MODEL: list[str] = []  # --lip-model: another model file than the shipped one
+POOL: list = []  # --pool before: the speaker's choices before the pool was widened
 
 
 @functools.cache
@@ -184,6 +185,8 @@ def learned_edit(c: Clip, *, phones: bool = True, style: bool = False,
     from core.motion.lipsync import LearnedDriver
 
     driver = LearnedDriver(_lip_model())
+    if POOL:
+        driver.pool = POOL[0]
     if style:
         driver.adapt(c.train_audio, c.cache.expression(slice(0, c.split)),
                      np.asarray(c.cache.validity)[:c.split], c.fps, c.cache.canonical, REG,
@@ -449,9 +452,17 @@ def main() -> None:
     ap.add_argument("--no-render", action="store_true", help="skip the SSIM (no rendering)")
     ap.add_argument("--clips", default=",".join(CLIPS))
     ap.add_argument("--lip-model", help="the learned driver's model file (default: shipped)")
+    ap.add_argument("--pool", choices=["shipped", "before"], default="shipped",
+                    help="what a speaker's footage chooses their adaptation from: the "
+                         "shipped pool, or the one before it was widened (style map and "
+                         "readout only, 3 folds; a reproduction check, never a choice)")
     args = ap.parse_args()
     if args.lip_model:
         LIP_MODEL.append(args.lip_model)
+    if args.pool == "before":
+        from core.motion.lipsync import AdaptPool
+
+        POOL.append(AdaptPool(style_shrinks=(1.0,), smooths=(0.0,), folds=(3,)))
     data = need_data()
     root = user_cache_dir()
     started = time.perf_counter()

@@ -19,13 +19,16 @@ from core.keypoints.decompose import mouth_opening
 from core.keypoints.regions import load_regions
 from core.motion.lipsync import (
     METADATA_KEY,
+    AdaptPool,
     LearnedDriver,
     LipModel,
     Readout,
+    SpeakerFit,
     choose_adaptation,
     fit_style,
     shift,
     shipped_model_path,
+    smooth,
 )
 from core.motion.mouth import inner_gap
 from core.motion.visemes import viseme_of
@@ -187,7 +190,8 @@ def test_a_speaker_the_style_map_explains_keeps_the_style_map_alone():
     rng, hidden, coef = _speaker()
     truth = coef @ np.diag([1.4, 0.8, 1.0, 1.2])
     use = np.ones(len(coef), bool)
-    assert choose_adaptation(coef, hidden, truth, use, lambda c: c[:, 0]) == (0.0, 0, 0.0)
+    a = choose_adaptation(coef, hidden, truth, use, lambda c: c[:, 0])
+    assert a.mix == 0 and a.smooth == 0  # no readout, and no smoothing of clean lips
 
 
 def test_a_speaker_who_opens_for_other_sounds_gets_their_own_readout():
@@ -198,14 +202,48 @@ def test_a_speaker_who_opens_for_other_sounds_gets_their_own_readout():
     truth = coef.copy()
     truth[:, 0] = shift(hidden[:, 9], 1) + 0.05 * rng.normal(size=len(coef))
     use = np.ones(len(coef), bool)
-    mix, width, shrink = choose_adaptation(coef, hidden, truth, use, lambda c: c[:, 0])
-    assert mix > 0 and width > 0 and shrink > 0
+    a = choose_adaptation(coef, hidden, truth, use, lambda c: c[:, 0])
+    assert a.mix > 0 and a.width > 0 and a.shrink > 0
     from core.motion.lipsync import fit_readout, windowed
 
-    w, b = fit_readout(windowed(hidden, width)[:400], truth[:400], shrink)
-    r = Readout(w, b, width, mix)
-    pred = r(hidden, coef @ fit_style(coef[:400], truth[:400]))
+    w, b = fit_readout(windowed(hidden, a.width)[:400], truth[:400], a.shrink)
+    r = Readout(w, b, a.width, a.mix)
+    pred = r(hidden, coef @ fit_style(coef[:400], truth[:400], a.style_shrink))
     assert np.corrcoef(pred[400:, 0], truth[400:, 0])[0, 1] > 0.8
+
+
+def test_smoothing_keeps_a_constant_and_a_slow_signal_and_damps_jitter():
+    t = np.arange(200, dtype=np.float32)
+    assert smooth(np.full((50, 3), 2.0, np.float32), 2.0) == pytest.approx(2.0)
+    slow = np.sin(t / 15)[:, None]
+    np.testing.assert_allclose(smooth(slow, 1.0)[10:-10], slow[10:-10], atol=0.01)
+    jitter = np.where(t % 2 == 0, 1.0, -1.0)[:, None]
+    assert np.abs(smooth(jitter, 1.5)[10:-10]).max() < 0.1  # (the held edges keep some)
+    assert smooth(jitter, 0.0) is jitter
+
+
+def test_a_speaker_whose_lips_are_smoother_than_the_model_gets_smoothing():
+    """The model jitters where this speaker glides: held-out parts of their own footage
+    say so, and only a pool that offers smoothing can choose it."""
+    rng, hidden, coef = _speaker(2)
+    truth = coef.copy()
+    noisy = coef + 0.8 * rng.normal(size=coef.shape) * coef.std(axis=0)
+    use = np.ones(len(coef), bool)
+    # (no readout: the clean hidden layer would read them exactly)
+    style_only = AdaptPool(widths=(), smooths=(0.0, 0.03, 0.06))
+    a = choose_adaptation(noisy, hidden, truth, use, lambda c: c[:, 0], 25.0, style_only)
+    assert a.smooth > 0
+    never = choose_adaptation(noisy, hidden, truth, use, lambda c: c[:, 0], 25.0,
+                              AdaptPool(widths=(), smooths=(0.0,)))
+    assert never.smooth == 0
+
+
+def test_a_speakers_fit_moves_maps_and_smooths_in_that_order():
+    rng, hidden, coef = _speaker(3, frames=100)
+    style = np.diag([2.0, 1.0, 0.5, 1.0]).astype(np.float32)
+    fit = SpeakerFit(style, None, lead=0.08, smooth=0.04)
+    np.testing.assert_allclose(fit.apply(coef, hidden, 25.0),
+                               smooth(shift(coef, 2) @ style, 1.0), atol=1e-5)
 
 
 def test_the_style_is_learned_from_a_speaking_video(shared_data, cache_root):
@@ -262,6 +300,26 @@ def test_a_short_tools_run_on_three_clips_lowers_its_validation_loss(tmp_path):
     model = LipModel.load(out, REG)
     assert model.meta["validation"]["after"] == pytest.approx(after, abs=1e-6)
     assert torch.isfinite(model.net.basis).all()
+
+
+def test_the_weight_average_is_the_mean_of_the_steps_it_saw():
+    from trainer.lipsync import WeightAverage
+
+    net = torch.nn.Linear(3, 2)
+    avg = WeightAverage(start=2)
+    seen = []
+    for step in range(1, 5):
+        with torch.no_grad():
+            net.weight.fill_(float(step))
+        avg(step, net)
+        if step >= 2:
+            seen.append(float(step))
+    avg.apply(net)
+    assert torch.allclose(net.weight, torch.full_like(net.weight, np.mean(seen)))
+    untouched = torch.nn.Linear(3, 2)
+    before = untouched.weight.clone()
+    WeightAverage(start=10).apply(untouched)  # no step averaged: the weights stay
+    assert torch.equal(untouched.weight, before)
 
 
 def test_corpus_preparation_skips_bad_clips_and_says_why(shared_data, tmp_path):

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="steps of the first model, with --lags model")
     ap.add_argument("--keep", type=int, default=4, help="largest lag (frames) kept")
     ap.add_argument("--validate", type=int, default=0, help="speakers held out for validation")
+    ap.add_argument("--average", type=float, default=0.0,
+                    help="last share of the final model's steps whose weights are averaged")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         held = sorted(set(folds))[: args.validate]
         val = [c for c, f in zip(clips, folds, strict=True) if f in held]
         clips = [c for c, f in zip(clips, folds, strict=True) if f not in held]
-    settings = L.TrainSettings(steps=args.steps, seed=args.seed, threads=args.threads)
+    settings = L.TrainSettings(steps=args.steps, seed=args.seed, threads=args.threads,
+                               average=args.average)
     lag_table: dict[str, tuple[int, bool]] = {}
     if args.lags != "none" and len({c.speaker for c in clips}) >= 2:
         if args.lags == "model":
@@ -117,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                    "lag": c.lag} for c in clips],
         "dropped": [{"name": n, "lag": lag} for n, (lag, ok) in lag_table.items() if not ok],
         "steps": args.steps, "seed": args.seed, "lags": args.lags, "keep": args.keep,
+        "average": args.average,
         "train_minutes": round(minutes, 1),
         "final": history[-1] if history else None,
         "validation": None if not val else {"before": before, "after": after},

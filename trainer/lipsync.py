@@ -218,6 +218,7 @@ class TrainSettings:
     seed: int = 0
     threads: int = 2
     vis_dropout: float = 0.3  # share of crops trained without phones (any language)
+    average: float = 0.0  # last share of the steps whose weights are averaged (0: off)
 
 
 @dataclass
@@ -343,11 +344,42 @@ def new_model(clips: Sequence[LipClip], points: np.ndarray, mel: MelConfig,
                     {"tracker": "mediapipe", "n_points_total": 478})
 
 
+class WeightAverage:
+    """The running mean of a network's weights from step ``start`` on (stochastic weight
+    averaging): the same inference cost as the last weights, often a smoother function."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.count = 0
+        self.state: dict[str, torch.Tensor] = {}
+
+    def __call__(self, step: int, net: torch.nn.Module) -> None:
+        if step < self.start:
+            return
+        self.count += 1
+        with torch.no_grad():
+            for k, v in net.state_dict().items():
+                if k not in self.state:
+                    self.state[k] = v.detach().clone().float()
+                else:
+                    self.state[k] += (v.detach().float() - self.state[k]) / self.count
+
+    def apply(self, net: torch.nn.Module) -> None:
+        """Load the averaged weights into ``net`` (nothing when no step was averaged)."""
+        if self.count:
+            net.load_state_dict(self.state)
+
+
 def train(model: LipModel, clips: Sequence[LipClip], s: TrainSettings | None = None,
           log: Callable[[int, dict], None] | None = None,
-          validate: Callable[[LipModel], float] | None = None) -> list[dict]:
-    """Train ``model`` in place on ``clips``; returns the log (every 100 steps)."""
+          validate: Callable[[LipModel], float] | None = None,
+          on_step: Callable[[int, torch.nn.Module], None] | None = None) -> list[dict]:
+    """Train ``model`` in place on ``clips``; returns the log (every 100 steps). With
+    ``s.average`` the model ends with the mean weights of that last share of the steps;
+    ``on_step`` sees the network after every step."""
     s = s or TrainSettings()
+    average = WeightAverage(int(math.ceil(s.steps * (1.0 - s.average)))) \
+        if s.average > 0 else None
     torch.manual_seed(s.seed)
     rng = np.random.default_rng(s.seed)
     threads = torch.get_num_threads()
@@ -377,6 +409,10 @@ def train(model: LipModel, clips: Sequence[LipClip], s: TrainSettings | None = N
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
+            if average is not None:
+                average(step, net)
+            if on_step is not None:
+                on_step(step, net)
             if step % 100 == 0 or step == s.steps:
                 entry = {"step": step, "loss": float(loss.detach()), **parts,
                          "seconds": round(time.perf_counter() - started, 1)}
@@ -387,6 +423,8 @@ def train(model: LipModel, clips: Sequence[LipClip], s: TrainSettings | None = N
                 history.append(entry)
                 if log:
                     log(step, entry)
+        if average is not None:
+            average.apply(net)
     finally:
         net.eval()
         torch.set_num_threads(threads)
