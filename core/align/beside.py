@@ -26,8 +26,9 @@ class AlignBeside:
 
     ``workers`` caps the aligner's own worker processes. Beside a long tracking run, which
     holds a core of its own, one is best: more only split the other core, and each
-    starts a process and loads a recogniser (a minute of recognised speech took 25 s of
-    CPU with one per core against 14 s with one; `bench/dub_speed.py`).
+    starts a process and loads a recogniser (beside the tracking of `bench/dub_speed.py`'s
+    minute, recognising its 90 s of speech took 25-34 s of CPU with one worker per core,
+    17 s with one).
     """
 
     def __init__(self, jobs: Sequence[Job], workers: int | None = None) -> None:
