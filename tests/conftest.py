@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import core  # noqa: F401 - first, before any test module imports numpy (OpenBLAS threads)
+
 # CI clones the repository so that ../shared sits beside its root.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
