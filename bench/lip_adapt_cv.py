@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _data import need_data
+from lip_model_cv import corpus_as_shipped
 
 from core.keypoints.regions import load_regions
 from core.motion import lipsync as M
@@ -125,16 +125,10 @@ def main() -> None:
     ap.add_argument("--trained-only", action="store_true",
                     help="score only the folds whose models are already in --models")
     args = ap.parse_args()
-    corpus = need_data().parent / "corpus"
     shipped = M.LipModel.load(M.shipped_model_path(), REG)
-    meta = shipped.meta
-    lags = {c["name"]: int(c["lag"]) for c in meta.get("clips", [])}
-    dropped = {c["name"] for c in meta.get("dropped", [])}
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.folds} "
           f"folds by speaker, {args.steps} steps each, average over the last {args.average}")
-    clips, _, points = L.prepare_corpus(corpus, user_cache_dir(), points=shipped.points)
-    for c in clips:
-        c.lag = lags.get(c.name, 0)
+    clips, points, dropped = corpus_as_shipped(shipped)
     where = Path(args.models)
     where.mkdir(parents=True, exist_ok=True)
     models = fold_models(clips, points, shipped.net.cfg, dropped, args.folds, args.steps,

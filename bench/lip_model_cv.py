@@ -27,23 +27,30 @@ from core.paths import user_cache_dir
 from trainer import lipsync as L
 
 
+def corpus_as_shipped(shipped: LipModel) -> tuple[list, object, set[str]]:
+    """The corpus' clips prepared as the shipped model was trained on them: its lip points,
+    each clip moved by the lag it recorded; and the names of the clips it dropped."""
+    meta = shipped.meta
+    lags = {c["name"]: int(c["lag"]) for c in meta.get("clips", [])}
+    dropped = {c["name"] for c in meta.get("dropped", [])}
+    corpus = need_data().parent / "corpus"
+    clips, _, points = L.prepare_corpus(corpus, user_cache_dir(), points=shipped.points)
+    for c in clips:
+        c.lag = lags.get(c.name, 0)
+    return clips, points, dropped
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=6)
     ap.add_argument("--steps", type=int, default=None, help="default: the shipped model's")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    corpus = need_data().parent / "corpus"
     shipped = LipModel.load(shipped_model_path(), load_regions("mediapipe"))
-    meta = shipped.meta
-    steps = args.steps or int(meta.get("steps", 1500))
-    lags = {c["name"]: int(c["lag"]) for c in meta.get("clips", [])}
-    dropped = {c["name"] for c in meta.get("dropped", [])}
+    steps = args.steps or int(shipped.meta.get("steps", 1500))
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.folds} "
           f"folds by speaker, {steps} steps each; lags from {shipped_model_path().name}")
-    clips, _, points = L.prepare_corpus(corpus, user_cache_dir(), points=shipped.points)
-    for c in clips:
-        c.lag = lags.get(c.name, 0)
+    clips, points, dropped = corpus_as_shipped(shipped)
     fold = L.speaker_folds(clips, args.folds, args.seed)
     rows = []
     print(f"{'fold':>4} {'clip':<48} {'frames':>6} {'learned corr':>12} {'visemes corr':>12} "
