@@ -7,6 +7,7 @@ and prints each run's outcome, its last line and its time; then it stops the loa
 
     python bench/suite_under_load.py            # 3 runs
     python bench/suite_under_load.py --runs 1 -- tests/test_media.py
+    python bench/suite_under_load.py --log /tmp/runs -- --durations=20   # keep each run's output
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from preview_latency import Hog
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--log", help="a folder to keep each run's whole output in (runN.log)")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = ap.parse_args()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
@@ -36,6 +38,10 @@ def main() -> int:
             started = time.perf_counter()
             done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
             seconds = time.perf_counter() - started
+            if args.log:
+                os.makedirs(args.log, exist_ok=True)
+                with open(os.path.join(args.log, f"run{run}.log"), "w") as f:
+                    f.write(done.stdout + done.stderr)
             tail = [ln for ln in done.stdout.splitlines() if ln.strip()][-1:] or ["(no output)"]
             ok = done.returncode == 0
             failed += not ok
