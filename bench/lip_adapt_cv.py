@@ -49,15 +49,20 @@ if M.ADAPT_POOL not in POOLS.values():
 
 
 def fold_models(clips, points, cfg, dropped, folds: int, steps: int, seed: int,
-                share: float, where: Path, train_missing: bool = True
-                ) -> dict[tuple[int, str], M.LipModel]:
+                share: float, where: Path, train_missing: bool = True, member: int = 0,
+                only: set[int] | None = None) -> dict[tuple[int, str], M.LipModel]:
     """Per fold, the model trained on the other folds' speakers ("last" weights and the
-    "average" of the last ``share`` of the steps), from ``where`` when already trained."""
+    "average" of the last ``share`` of the steps), from ``where`` when already trained.
+    ``member`` > 0: another member of an ensemble, the same folds trained from another seed
+    (seed + 1000 · member); ``only``: these folds alone."""
     fold = L.speaker_folds(clips, folds, seed)
     out = {}
+    tag = f"s{seed}" + (f"m{member}" if member else "")
     for f in range(folds):
-        paths = {k: where / f"fold{f}of{folds}-{steps}-s{seed}-{k}{'' if k == 'last' else share}"
-                 ".safetensors" for k in ("last", "average")}
+        if only is not None and f not in only:
+            continue
+        paths = {k: where / f"fold{f}of{folds}-{steps}-{tag}-{k}{'' if k == 'last' else share}"
+                ".safetensors" for k in ("last", "average")}
         if not all(p.is_file() for p in paths.values()):
             if not train_missing:
                 continue
@@ -66,11 +71,13 @@ def fold_models(clips, points, cfg, dropped, folds: int, steps: int, seed: int,
             model = L.new_model(train, points, MelConfig(), cfg)
             avg = L.WeightAverage(int(math.ceil(steps * (1 - share))))
             t = time.perf_counter()
-            L.train(model, train, L.TrainSettings(steps=steps, seed=seed), on_step=avg)
+            L.train(model, train,
+                    L.TrainSettings(steps=steps, seed=seed + 1000 * member), on_step=avg)
             model.save(paths["last"])
             avg.apply(model.net)
             model.save(paths["average"])
-            print(f"  fold {f}: trained in {time.perf_counter() - t:.0f} s", flush=True)
+            print(f"  fold {f} ({tag}): trained in {time.perf_counter() - t:.0f} s",
+                  flush=True)
         for k, p in paths.items():
             out[f, k] = M.LipModel.load(p, REG)
     return out
@@ -87,31 +94,58 @@ def opening_of(model: M.LipModel):
     return opening
 
 
+def predictions(model: M.LipModel, c: L.LipClip, pool: M.AdaptPool | None
+                ) -> tuple[np.ndarray, np.ndarray, M.SpeakerFit | None]:
+    """(the model's coefficients, adapted ones: the same where nothing was fitted, the fit)
+    on the whole clip, the adaptation fitted on its first 60 %."""
+    coef, hidden = model.coefficients_and_hidden(c.feats, c.frame_count, c.fps, c.visemes)
+    if pool is None:
+        return coef, coef, None
+    split = int(round(TRAIN_SHARE * c.frame_count))
+    gate = M.speech_gate(c.feats, M.frame_positions(c.frame_count, c.fps, model.mel))
+    fit = M.fit_speaker(coef[:split], hidden[:split], model.project(c.lips)[:split],
+                        c.valid[:split], c.valid[:split] & (gate[:split] > 0.5),
+                        opening_of(model), c.fps, pool)
+    return coef, coef if fit is None else fit.apply(coef, hidden, c.fps), fit
+
+
+def held_out_corr(model: M.LipModel, c: L.LipClip, coef: np.ndarray) -> float:
+    """The opening correlation of gated ``coef`` with the tracked lips on the last 40 %."""
+    gate = M.speech_gate(c.feats, M.frame_positions(c.frame_count, c.fps, model.mel))
+    ok = c.valid & (np.arange(c.frame_count) >= int(round(TRAIN_SHARE * c.frame_count)))
+    po = L.opening(model.shapes(coef * gate[:, None]), c.gap0, model.points)
+    return M.pearson(po[ok], L.opening(c.lips, c.gap0, model.points)[ok])
+
+
 def adapted(model: M.LipModel, c: L.LipClip, pool: M.AdaptPool | None
             ) -> tuple[float, float, M.SpeakerFit | None]:
     """(correlation without, with the adaptation) on the clip's last 40 %, and the fit."""
-    vis = c.visemes
-    coef, hidden = model.coefficients_and_hidden(c.feats, c.frame_count, c.fps, vis)
-    split = int(round(TRAIN_SHARE * c.frame_count))
-    truth = model.project(c.lips)
-    gate = M.speech_gate(c.feats, M.frame_positions(c.frame_count, c.fps, model.mel))
-    opening = opening_of(model)
-    test = np.arange(c.frame_count) >= split
-    ok = c.valid & test
-    to = L.opening(c.lips, c.gap0, model.points)
+    coef, moved, fit = predictions(model, c, pool)
+    return held_out_corr(model, c, coef), held_out_corr(model, c, moved), fit
 
-    def corr(pred_coef: np.ndarray) -> float:
-        po = L.opening(model.shapes(pred_coef * gate[:, None]), c.gap0, model.points)
-        return M.pearson(po[ok], to[ok])
 
-    plain = corr(coef)
-    if pool is None:
-        return plain, plain, None
-    fit = M.fit_speaker(coef[:split], hidden[:split], truth[:split], c.valid[:split],
-                        c.valid[:split] & (gate[:split] > 0.5), opening, c.fps, pool)
-    if fit is None:
-        return plain, plain, None
-    return plain, corr(fit.apply(coef, hidden, c.fps)), fit
+def ensemble_rows(clips, fold, members: list[dict]) -> None:
+    """Per held-out clip: one model against the mean of the members' predictions, without
+    and with each member's own adaptation (the shipped pool)."""
+    rows = []
+    for c, f in zip(clips, fold, strict=True):
+        ms = [m[f, "last"] for m in members if (f, "last") in m]
+        if len(ms) < len(members):
+            continue
+        assert all(np.allclose(m.net.basis, ms[0].net.basis) for m in ms)
+        preds = [predictions(m, c, M.ADAPT_POOL) for m in ms]
+        row = []
+        for k in range(1, len(ms) + 1):
+            row.append(held_out_corr(ms[0], c, np.mean([p[0] for p in preds[:k]], axis=0)))
+            row.append(held_out_corr(ms[0], c, np.mean([p[1] for p in preds[:k]], axis=0)))
+        rows.append(row)
+        print(f"{f} {c.name[:44]:<44} " + " ".join(f"{v:6.3f}" for v in row), flush=True)
+    r = np.array(rows, float)
+    print(f"\n{len(rows)} held-out clips, opening correlation on the last 40 % (mean), "
+          "the members' predictions averaged:")
+    for j in range(r.shape[1]):
+        k, how = j // 2 + 1, ("no adaptation", "each member adapted (shipped pool)")[j % 2]
+        print(f"  {k} member(s), {how:<36} {np.nanmean(r[:, j]):.3f}")
 
 
 def main() -> None:
@@ -122,6 +156,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", default=str(user_cache_dir() / "lip_adapt_cv"))
     ap.add_argument("--train-only", action="store_true")
+    ap.add_argument("--members", type=int, default=1,
+                    help="> 1: also train that many members per fold (other seeds) and "
+                         "score their ensemble against one model")
+    ap.add_argument("--only-folds", default=None, help="comma-separated folds (default: all)")
     ap.add_argument("--trained-only", action="store_true",
                     help="score only the folds whose models are already in --models")
     args = ap.parse_args()
@@ -131,11 +169,17 @@ def main() -> None:
     clips, points, dropped = corpus_as_shipped(shipped)
     where = Path(args.models)
     where.mkdir(parents=True, exist_ok=True)
-    models = fold_models(clips, points, shipped.net.cfg, dropped, args.folds, args.steps,
-                         args.seed, args.average, where, not args.trained_only)
+    only = None if args.only_folds is None else {int(f) for f in args.only_folds.split(",")}
+    members = [fold_models(clips, points, shipped.net.cfg, dropped, args.folds, args.steps,
+                           args.seed, args.average, where, not args.trained_only, j, only)
+               for j in range(args.members)]
     if args.train_only:
         return
     fold = L.speaker_folds(clips, args.folds, args.seed)
+    if args.members > 1:
+        ensemble_rows(clips, fold, members)
+        return
+    models = members[0]
     pools = POOLS
     for kind in ("last", "average"):
         rows = []
