@@ -94,10 +94,12 @@ def lower_thread_priority(steps: int = 10) -> bool:
     yield the CPU to the rest of the process: its nice value goes up by ``steps``.
 
     Linux only (a thread id names one thread there; elsewhere it would slow the whole
-    process); returns whether it was done. Unprivileged users cannot undo it, so call it
-    on a thread that ends with its job.
+    process); returns whether it was done. Unprivileged users cannot undo it, so it is done
+    only on a thread that ends with its job, never on the main thread: a job run there (the
+    command line, a test) would leave the process crawling under load ever after.
     """
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") \
+            or threading.current_thread() is threading.main_thread():
         return False
     try:
         tid = threading.get_native_id()

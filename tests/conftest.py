@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ import core  # noqa: F401 - first, before any test module imports numpy (OpenBLA
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 PORTRAIT, SPEECH, TEXT = SAMPLES / "portrait.jpg", SAMPLES / "speech.wav", SAMPLES / "speech.txt"
+
+
+@pytest.fixture(autouse=True)
+def _main_thread_keeps_its_priority():
+    """No test may leave the process at a lower OS priority: the rest of the suite would
+    crawl on a busy machine (an export run on the main thread once did)."""
+    if not hasattr(os, "getpriority"):
+        yield
+        return
+    before = os.getpriority(os.PRIO_PROCESS, 0)  # Linux: the calling thread
+    yield
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before, \
+        "the test left the main thread at a lower priority"
 
 
 @pytest.fixture(scope="module")

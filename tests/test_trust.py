@@ -483,3 +483,29 @@ def test_a_bad_path_is_answered_before_the_engine_loads(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-1] == "heavy: ", run.stdout
     assert [line.split(":")[0] for line in run.stderr.splitlines()] == ["error"] * 5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux")
+def test_an_export_lowers_its_worker_threads_priority_never_the_main_threads():
+    """Unprivileged users cannot raise a priority again: an export run on the main thread
+    (the command line, a test) once left the whole rest of the process at nice 10, and the
+    test suite crawled on a busy machine."""
+    import threading
+
+    from core.background import lower_thread_priority
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    main_before = nice()
+    assert lower_thread_priority() is False and nice() == main_before
+    seen: dict = {}
+
+    def worker() -> None:
+        seen["lowered"], seen["nice"] = lower_thread_priority(), nice()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == {"lowered": True, "nice": min(19, main_before + 10)}
+    assert nice() == main_before
