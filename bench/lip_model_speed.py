@@ -24,9 +24,10 @@ def main() -> None:
     regions = load_regions("mediapipe")
     path = shipped_model_path()
     model = LipModel.load(path, regions)
-    params = sum(p.numel() for p in model.net.parameters())
+    params = sum(p.numel() for net in model.nets for p in net.parameters())
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
-    print(f"model: {path.name}, {params} parameters, {path.stat().st_size / 1e6:.2f} MB "
+    print(f"model: {path.name}, {len(model.nets)} member(s), {params} parameters, "
+          f"{path.stat().st_size / 1e6:.2f} MB "
           f"(targets ≤ 5 M parameters, ≤ 20 MB); trained in "
           f"{model.meta.get('train_minutes')} min on this machine's 2 cores")
     speech = load_audio(data / "audio" / "en_radio31.wav", 16000).samples

@@ -60,7 +60,7 @@ def _rewrite(src: Path, dst: Path, meta_change) -> None:
 
 def test_the_shipped_model_loads_and_is_small():
     model = LipModel.load(shipped_model_path(), REG)
-    params = sum(p.numel() for p in model.net.parameters())
+    params = sum(p.numel() for net in model.nets for p in net.parameters())
     assert params <= 5_000_000
     assert shipped_model_path().stat().st_size <= 20e6
     assert model.meta["data"].endswith("corpus.json")
@@ -82,6 +82,78 @@ def test_a_damaged_or_foreign_model_is_refused_naming_the_file(tmp_path, damage)
         _rewrite(src, bad, lambda m: m.update(tracker="face_alignment"))
     else:
         bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(StudioError) as err:
+        LipModel.load(bad, REG)
+    assert str(bad) in str(err.value)
+
+
+def _two_members(tmp_path: Path) -> tuple[LipModel, Path]:
+    """The shipped model with a second member: its first network with shaken weights."""
+    import copy
+
+    model = LipModel.load(shipped_model_path(), REG)
+    first = model.nets[0]
+    other = copy.deepcopy(first)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for w in other.parameters():
+            w.add_(0.2 * w.std() * torch.randn(w.shape, generator=gen))
+    pair = LipModel(first, model.points, model.mel, dict(model.meta), None, [other])
+    path = tmp_path / "pair.safetensors"
+    pair.save(path)
+    return pair, path
+
+
+def test_an_ensemble_loads_and_averages_its_members(tmp_path, take):
+    pair, path = _two_members(tmp_path)
+    loaded = LipModel.load(path, REG)
+    assert len(loaded.nets) == 2 and loaded.meta["members"] == 2
+    assert loaded.meta["version"] == 2  # an older studio refuses it by its version
+    for a, b in zip(pair.nets, loaded.nets, strict=True):
+        for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(),
+                                      strict=True):
+            assert ka == kb and torch.equal(va, vb)
+    from core.motion.lipsync import sound_features
+
+    feats = sound_features(take.dub.samples, loaded.mel)
+    n, fps = take.frame_count, take.fps
+    each = [m.coefficients_and_hidden(feats, n, fps)[0] for m in loaded.members()]
+    assert not np.allclose(each[0], each[1], atol=1e-3)  # the members differ
+    np.testing.assert_allclose(loaded.coefficients_of(feats, n, fps), np.mean(each, axis=0),
+                               rtol=1e-6, atol=1e-7)
+    one = LearnedDriver(LipModel.load(shipped_model_path(), REG)).motion(
+        take.dub.samples, n, fps, take.cache.canonical, REG)
+    both = LearnedDriver(loaded).motion(take.dub.samples, n, fps, take.cache.canonical, REG)
+    assert np.isfinite(both.delta).all() and not np.allclose(one.delta, both.delta)
+
+
+def test_a_single_network_is_still_written_as_version_1(tmp_path):
+    model = LipModel.load(shipped_model_path(), REG)
+    single = LipModel(model.nets[0], model.points, model.mel, dict(model.meta))
+    single.save(tmp_path / "one.safetensors")
+    again = LipModel.load(tmp_path / "one.safetensors", REG)
+    assert again.meta["version"] == 1 and again.meta["members"] == 1 and not again.others
+
+
+@pytest.mark.parametrize("damage", ["member_missing", "stray_member", "count_zero",
+                                    "count_text"])
+def test_a_damaged_ensemble_is_refused_naming_the_file(tmp_path, damage):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    _, path = _two_members(tmp_path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()[METADATA_KEY])
+    state = load_file(str(path))
+    if damage == "member_missing":
+        state = {k: v for k, v in state.items() if not k.startswith("member1.")}
+    elif damage == "stray_member":
+        state |= {"member2." + k[len("member1."):]: v.clone() for k, v in state.items()
+                  if k.startswith("member1.")}
+    else:
+        meta["members"] = 0 if damage == "count_zero" else "two"
+    bad = tmp_path / "bad.safetensors"
+    save_file(state, str(bad), {METADATA_KEY: json.dumps(meta)})
     with pytest.raises(StudioError) as err:
         LipModel.load(bad, REG)
     assert str(bad) in str(err.value)
@@ -291,7 +363,7 @@ def test_a_short_tools_run_on_three_clips_lowers_its_validation_loss(tmp_path):
         [sys.executable, "tools/train_lip_model.py", "--out", str(out), "--clips",
          "rizkiarm__LipNet__lbax4n.mpg,rizkiarm__LipNet__lbbc2a.mpg,"
          "rizkiarm__LipNet__sbia1a.mpg", "--steps", "60", "--lags", "none",
-         "--validate", "1", "--threads", "1"],
+         "--validate", "1", "--threads", "1", "--members", "2"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     line = next(x for x in run.stdout.splitlines() if x.startswith("validation loss"))
@@ -300,6 +372,7 @@ def test_a_short_tools_run_on_three_clips_lowers_its_validation_loss(tmp_path):
     model = LipModel.load(out, REG)
     assert model.meta["validation"]["after"] == pytest.approx(after, abs=1e-6)
     assert torch.isfinite(model.net.basis).all()
+    assert len(model.nets) == 2 and model.meta["members"] == 2  # two seeds, averaged
 
 
 def test_the_weight_average_is_the_mean_of_the_steps_it_saw():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--average", type=float, default=0.0,
                     help="last share of the final model's steps whose weights are averaged")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--members", type=int, default=2,
+                    help="networks of the final model, trained from seeds seed, seed + 1000, "
+                         "…; the studio averages their predictions")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    if not 1 <= args.members <= 8:
+        print(f"error: --members {args.members}: a model holds 1 to 8 members", file=sys.stderr)
+        return 2
 
 
     from core.errors import StudioError
@@ -96,10 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         clips = kept
     model = L.new_model(clips, points, mel)
     before = L.validation_loss(model, val) if val else None
-    history = L.train(model, clips, settings,
-                      log=lambda s, e: print(f"  step {s}: loss {e['loss']:.5f} "
-                                             f"corr {e['corr']:.3f} ({e['seconds']} s)",
-                                             flush=True))
+    history = []
+    for j in range(args.members):
+        print(f"member {j + 1} of {args.members} (seed {args.seed + 1000 * j})", flush=True)
+        member = model if j == 0 else L.new_model(clips, points, mel)
+        history = L.train(member, clips, replace(settings, seed=args.seed + 1000 * j),
+                          log=lambda s, e: print(f"  step {s}: loss {e['loss']:.5f} "
+                                                 f"corr {e['corr']:.3f} ({e['seconds']} s)",
+                                                 flush=True))
+        if j:
+            model.others.append(member.net)
     after = L.validation_loss(model, val) if val else None
 
     print(f"\n{'clip':<52} {'frames':>6} {'face':>5} {'words':>5} {'lag':>4}  used")
@@ -127,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out, extra)
-    params = sum(p.numel() for p in model.net.parameters())
+    params = sum(p.numel() for net in model.nets for p in net.parameters())
     print(f"\nwrote {out} ({out.stat().st_size / 1e6:.2f} MB, {params} parameters) "
           f"in {minutes:.1f} min")
     return 0

@@ -458,8 +458,8 @@ def predict_clip(model: LipModel, clip: LipClip, phones: bool = True) -> np.ndar
         vis = frames_to_mel(clip.visemes.reshape(clip.frame_count, -1)
                             @ model.net.basis.numpy().T, clip.fps, clip.feats.shape[1],
                             model.mel)[None]
-    with torch.no_grad():
-        seq = model.net(clip.feats[None], vis)[0]
+    with torch.no_grad():  # an ensemble's members averaged
+        seq = torch.stack([net(clip.feats[None], vis)[0] for net in model.nets]).mean(0)
     coef = sample_frames(seq, frame_positions(clip.frame_count, clip.fps, model.mel))
     return model.shapes(coef.numpy())
 

@@ -45,7 +45,8 @@ from core.motion.mouth import lower_face_weight, mouth_width
 from core.paths import resources_dir
 
 FORMAT = "studio-lipsync"
-VERSION = 1
+VERSION = 2  # 2: an ensemble of members (version 1: one network, the same layout)
+MAX_MEMBERS = 8
 METADATA_KEY = "lipsync"
 BACKEND = "landmarks"
 NAME = "learned"
@@ -171,13 +172,25 @@ def speech_gate(features: torch.Tensor, pos: np.ndarray, floor: float = 0.25,
 
 @dataclass
 class LipModel:
-    """The network, its point set and its sound settings."""
+    """The network, its point set and its sound settings. An ensemble holds other members
+    too: the same network trained from other seeds, whose predictions are averaged (they
+    share the lip basis, so their coefficients mean the same)."""
 
     net: LipNet
     points: np.ndarray  # (P,) indices into the tracker's layout
     mel: MelConfig
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    others: list[LipNet] = field(default_factory=list)  # the ensemble's other members
+
+    @property
+    def nets(self) -> list[LipNet]:
+        """Every member's network, the first one first."""
+        return [self.net, *self.others]
+
+    def members(self) -> list[LipModel]:
+        """One model per member (sharing points, sound settings and description)."""
+        return [LipModel(n, self.points, self.mel, self.meta, self.path) for n in self.nets]
 
     def coefficients(self, samples: np.ndarray, frame_count: int, fps: float,
                      visemes: np.ndarray | None = None) -> np.ndarray:
@@ -188,15 +201,17 @@ class LipModel:
 
     def coefficients_of(self, feats: torch.Tensor, frame_count: int, fps: float,
                         visemes: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`coefficients` from the sound's features (:func:`sound_features`)."""
-        return self.coefficients_and_hidden(feats, frame_count, fps, visemes)[0]
+        """:meth:`coefficients` from the sound's features (:func:`sound_features`), the
+        mean of the members'."""
+        return np.mean([m.coefficients_and_hidden(feats, frame_count, fps, visemes)[0]
+                        for m in self.members()], axis=0).astype(np.float32)
 
     def coefficients_and_hidden(self, feats: torch.Tensor, frame_count: int, fps: float,
                                 visemes: np.ndarray | None = None
                                 ) -> tuple[np.ndarray, np.ndarray]:
-        """((T, basis) coefficients, (T, channels) last hidden layer) per video frame, from
-        one pass (the output layer is linear and pointwise, so reading it at the frames
-        commutes with it)."""
+        """((T, basis) coefficients, (T, channels) last hidden layer) per video frame of the
+        first member, from one pass (the output layer is linear and pointwise, so reading it
+        at the frames commutes with it)."""
         vis = None
         if visemes is not None and self.net.cfg.visemes:
             vis = frames_to_mel(self.project(visemes), fps, feats.shape[1], self.mel)[None]
@@ -227,13 +242,16 @@ class LipModel:
         from core.atomic import atomic_write_bytes
 
         meta = {
-            "format": FORMAT, "version": VERSION, "backend": BACKEND,
+            "format": FORMAT, "version": VERSION if self.others else 1, "backend": BACKEND,
             "tracker": self.meta.get("tracker", "mediapipe"),
             "n_points_total": int(self.meta.get("n_points_total", 478)),
             "points": [int(i) for i in self.points], "mel": self.mel.to_json(),
-            "model": self.net.cfg.to_json(),
+            "model": self.net.cfg.to_json(), "members": len(self.nets),
         } | (extra or {})
-        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        state = {}
+        for j, net in enumerate(self.nets):  # the first member keeps version 1's keys
+            state |= {("" if j == 0 else f"member{j}.") + k: v.detach().contiguous()
+                      for k, v in net.state_dict().items()}
         atomic_write_bytes(Path(path), save_bytes(state, {METADATA_KEY: json.dumps(meta)}))
         self.meta = meta
 
@@ -259,9 +277,9 @@ class LipModel:
             version = meta.get("version")
             if not isinstance(version, int) or isinstance(version, bool):
                 raise StudioError(p, f"the lip model's version is not a number ({version!r})")
-            if version != VERSION:
+            if version not in (1, VERSION):
                 raise StudioError(p, f"lip model version {version}; this studio reads "
-                                     f"version {VERSION}")
+                                     f"versions 1 to {VERSION}")
             if meta.get("backend") != BACKEND or meta.get("tracker") != regions.tracker \
                     or int(meta.get("n_points_total", -1)) != regions.n_points:
                 raise StudioError(p, f"made for {meta.get('backend')}/{meta.get('tracker')} "
@@ -269,6 +287,11 @@ class LipModel:
             points = np.asarray(meta["points"], np.int64)
             mel = MelConfig.from_json(meta["mel"])
             cfg = LipConfig.from_json(meta["model"])
+            count = meta.get("members", 1)
+            if not isinstance(count, int) or isinstance(count, bool) \
+                    or not 1 <= count <= MAX_MEMBERS:
+                raise StudioError(p, f"the lip model's member count is not 1 to "
+                                     f"{MAX_MEMBERS} ({count!r})")
         except StudioError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
@@ -277,15 +300,25 @@ class LipModel:
                 or points.min() < 0 or points.max() >= regions.n_points:
             raise StudioError(p, "the lip model's points do not fit this tracker's layout")
         try:
-            net = LipNet(cfg)
             state = load_file(str(p))
-            net.load_state_dict(state, strict=True)
+            nets = []
+            for j in range(count):
+                prefix = "" if j == 0 else f"member{j}."
+                own = {k[len(prefix):]: v for k, v in state.items()
+                       if k.startswith(prefix) and (j > 0 or not k.startswith("member"))}
+                net = LipNet(cfg)
+                net.load_state_dict(own, strict=True)
+                nets.append(net.eval())
+            if sum(len(n.state_dict()) for n in nets) != len(state):
+                raise ValueError("it holds weights of no member")
         except (SafetensorError, RuntimeError, ValueError, TypeError) as exc:
             raise StudioError(p, f"the lip model's weights do not fit its description ({exc})"
                               ) from None
         if any(not torch.isfinite(t).all() for t in state.values()):
             raise StudioError(p, "the lip model's weights hold NaN or infinite values")
-        return cls(net.eval(), points, mel, meta, p)
+        if any(not torch.equal(n.basis, nets[0].basis) for n in nets[1:]):
+            raise StudioError(p, "the lip model's members do not share one lip basis")
+        return cls(nets[0], points, mel, meta, p, nets[1:])
 
 
 def shipped_model_path() -> Path:
@@ -534,7 +567,8 @@ class LearnedDriver:
     """The lip model as a driver: dub sound (+ its alignment for p/b/m) → LipMotion."""
 
     model: LipModel
-    fit: SpeakerFit | None = None  # the speaker's adaptation, from their own footage
+    fits: list[SpeakerFit | None] = field(default_factory=list)  # per member, from the
+    #   speaker's own footage (empty: not adapted)
     pool: AdaptPool = ADAPT_POOL  # what their footage chooses it from
     name: str = NAME
     max_lead: float = 0.2  # the most a speaker's own timing may move the model's
@@ -565,16 +599,24 @@ class LearnedDriver:
         expression, validity = expression[:n], np.asarray(validity)[:n]
         vis, _ = self.visemes(alignment, library, n, fps, canonical, regions)
         feats = sound_features(samples, self.model.mel)
-        coef, hidden = self.model.coefficients_and_hidden(feats, n, fps, vis)
         gate = speech_gate(feats, frame_positions(n, fps, self.model.mel))
         valid = np.asarray(validity) == 1
         use = valid & (gate > 0.5)
-        self.fit = None
+        self.fits = []
         truth = self.model.project(canonical_lips(expression, canonical, regions,
                                                   self.model.points))
-        self.fit = fit_speaker(coef, hidden, truth, valid, use, self._opening_of(regions),
-                               fps, self.pool, self.max_lead)
+        fits = []
+        for member in self.model.members():  # each member adapts on its own
+            coef, hidden = member.coefficients_and_hidden(feats, n, fps, vis)
+            fits.append(fit_speaker(coef, hidden, truth, valid, use,
+                                    self._opening_of(regions), fps, self.pool, self.max_lead))
+        self.fits = [] if fits[0] is None else fits
         return 0 if self.fit is None else int(use.sum())
+
+    @property
+    def fit(self) -> SpeakerFit | None:
+        """The first member's adaptation (None: not adapted)."""
+        return self.fits[0] if self.fits else None
 
     @property
     def style(self) -> np.ndarray | None:
@@ -617,9 +659,12 @@ class LearnedDriver:
             return LipMotion(delta, np.zeros(frame_count, np.float32))
         m = self.model
         vis, phones = self.visemes(alignment, library, frame_count, fps, canonical, regions)
-        coef, hidden = m.coefficients_and_hidden(feats, frame_count, fps, vis)
-        if self.fit is not None:
-            coef = self.fit.apply(coef, hidden, fps)
+        each = []
+        for j, member in enumerate(m.members()):  # the members' predictions, averaged
+            c, hidden = member.coefficients_and_hidden(feats, frame_count, fps, vis)
+            fit = self.fits[j] if self.fits else None
+            each.append(c if fit is None else fit.apply(c, hidden, fps))
+        coef = np.mean(each, axis=0).astype(np.float32)
         coef *= speech_gate(feats, frame_positions(frame_count, fps, m.mel))[:, None]
         moves = lower_face_weight(canonical, regions)[m.points] > 0
         lips = m.shapes(coef) * (mouth_width(canonical, regions) * moves)[None, :, None]
