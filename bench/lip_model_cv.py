@@ -45,11 +45,16 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=6)
     ap.add_argument("--steps", type=int, default=None, help="default: the shipped model's")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--members", type=int, default=None,
+                    help="networks per fold, trained from seeds seed, seed + 1000, … and "
+                         "averaged (default: the shipped model's)")
     args = ap.parse_args()
     shipped = LipModel.load(shipped_model_path(), load_regions("mediapipe"))
     steps = args.steps or int(shipped.meta.get("steps", 1500))
+    members = args.members or len(shipped.nets)
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; {args.folds} "
-          f"folds by speaker, {steps} steps each; lags from {shipped_model_path().name}")
+          f"folds by speaker, {members} member(s) of {steps} steps each; lags from "
+          f"{shipped_model_path().name}")
     clips, points, dropped = corpus_as_shipped(shipped)
     fold = L.speaker_folds(clips, args.folds, args.seed)
     rows = []
@@ -61,6 +66,10 @@ def main() -> None:
         test = [c for c, k in zip(clips, fold, strict=True) if k == f]
         model = L.new_model(train, points, MelConfig(), shipped.net.cfg)
         L.train(model, train, L.TrainSettings(steps=steps, seed=args.seed))
+        for j in range(1, members):
+            other = L.new_model(train, points, MelConfig(), shipped.net.cfg)
+            L.train(other, train, L.TrainSettings(steps=steps, seed=args.seed + 1000 * j))
+            model.others.append(other.net)
         fold_rows = []
         for c in test:
             a = L.score(L.predict_clip(model, c), c, points)
