@@ -66,10 +66,7 @@ def main() -> None:
         test = [c for c, k in zip(clips, fold, strict=True) if k == f]
         model = L.new_model(train, points, MelConfig(), shipped.net.cfg)
         L.train(model, train, L.TrainSettings(steps=steps, seed=args.seed))
-        for j in range(1, members):
-            other = L.new_model(train, points, MelConfig(), shipped.net.cfg)
-            L.train(other, train, L.TrainSettings(steps=steps, seed=args.seed + 1000 * j))
-            model.others.append(other.net)
+        L.add_members(model, train, L.TrainSettings(steps=steps, seed=args.seed), members)
         fold_rows = []
         for c in test:
             a = L.score(L.predict_clip(model, c), c, points)

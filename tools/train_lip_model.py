@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,16 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         clips = kept
     model = L.new_model(clips, points, mel)
     before = L.validation_loss(model, val) if val else None
-    history = []
-    for j in range(args.members):
-        print(f"member {j + 1} of {args.members} (seed {args.seed + 1000 * j})", flush=True)
-        member = model if j == 0 else L.new_model(clips, points, mel)
-        history = L.train(member, clips, replace(settings, seed=args.seed + 1000 * j),
-                          log=lambda s, e: print(f"  step {s}: loss {e['loss']:.5f} "
-                                                 f"corr {e['corr']:.3f} ({e['seconds']} s)",
-                                                 flush=True))
-        if j:
-            model.others.append(member.net)
+    def log(step: int, e: dict) -> None:
+        print(f"  step {step}: loss {e['loss']:.5f} corr {e['corr']:.3f} ({e['seconds']} s)",
+              flush=True)
+
+    print(f"member 1 of {args.members} (seed {args.seed})", flush=True)
+    history = L.train(model, clips, settings, log=log)
+    if args.members > 1:
+        print(f"members 2 to {args.members} (seeds {args.seed} + 1000 · member)", flush=True)
+        L.add_members(model, clips, settings, args.members, log=log)
     after = L.validation_loss(model, val) if val else None
 
     print(f"\n{'clip':<52} {'frames':>6} {'face':>5} {'words':>5} {'lag':>4}  used")

@@ -23,7 +23,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -429,6 +429,16 @@ def train(model: LipModel, clips: Sequence[LipClip], s: TrainSettings | None = N
         net.eval()
         torch.set_num_threads(threads)
     return history
+
+
+def add_members(model: LipModel, clips: Sequence[LipClip], s: TrainSettings, count: int,
+                log: Callable[[int, dict], None] | None = None) -> None:
+    """Train members 2..``count`` of ``model``'s ensemble on the same clips, from seeds
+    s.seed + 1000 · j (the first member is ``model.net``, trained by the caller)."""
+    for j in range(1, count):
+        other = new_model(clips, model.points, model.mel, model.net.cfg)
+        train(other, clips, replace(s, seed=s.seed + 1000 * j), log)
+        model.others.append(other.net)
 
 
 # -- figures ----------------------------------------------------------------------------------
