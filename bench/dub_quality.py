@@ -33,7 +33,10 @@ K'_t = K_t), the source's own lips from the training span replayed over the held
 learned lip model (resources/lipsync; no clip here was in its training): on the sound alone,
 with the segment's phones too, and with the speaker's style and timing fitted on the
 training span (what a dub of this video gets). "p/b/m open" is the predicted inner-lip gap
-at the centre of the segment's p/b/m, in % of the mouth width.
+at the centre of the segment's p/b/m, in % of the mouth width. Three oracles bound the
+lip distance from below, each built from the held-out truth itself: a still mouth at its
+mean, its lips rebuilt from its own inner-lip opening by the best linear map (a driver
+whose opening were exact could do no better with one map), and its first principal motion.
 
 ``--sweep`` also varies the driver's anticipation (0, 30, 60, 90 ms; the library is learned
 at the shipped lead) and the composition's smoothing (0, 0.5, 1 frame), landmarks only.
@@ -336,8 +339,8 @@ def mean_abs_offset(rows: list[dict]) -> float | None:
 
 
 METHODS = ("source (ceiling)", "replay train lips", "closed (α=0)", "train mean mouth",
-           "held-out mean (oracle)", "visemes", "visemes, clip phones", "learned, sound only",
-           "learned", "learned + style")
+           "held-out mean (oracle)", "true opening (oracle)", "top motion (oracle)", "visemes",
+           "visemes, clip phones", "learned, sound only", "learned", "learned + style")
 
 
 def mean_mouth_edit(c: Clip, frames: np.ndarray) -> np.ndarray:
@@ -346,6 +349,27 @@ def mean_mouth_edit(c: Clip, frames: np.ndarray) -> np.ndarray:
     lips = c.cache.expression(frames) * c.lip_weight[None, :, None]
     still = np.broadcast_to(lips.mean(axis=0), c.expression.shape).copy()
     return compose(c.expression, still, c.lip_weight, alpha=1.0, smoothing=0.0, rest=c.rest)
+
+
+def oracle_edit(c: Clip, how: str) -> np.ndarray:
+    """The held-out lips rebuilt from one signal of the held-out truth itself, by a linear
+    map fitted on those same frames: "opening", the tracked inner-lip opening (what a
+    driver that got the opening exactly right could at best give, whatever its map); "top",
+    the lips' first principal motion. Floors for the lip distance, not drivers."""
+    w = c.lip_weight
+    lips = (c.expression * w[None, :, None]).reshape(len(c.frames), -1)
+    ok = c.valid
+    mean = lips[ok].mean(axis=0)
+    if how == "opening":
+        x = mouth_opening(c.cache.canonical[None] + c.expression, REG)[:, None]
+        x = x - x[ok].mean(axis=0)
+        fit = np.linalg.lstsq(x[ok], lips[ok] - mean, rcond=None)[0]
+        rebuilt = mean + x @ fit
+    else:
+        _, _, vt = np.linalg.svd(lips[ok] - mean, full_matrices=False)
+        rebuilt = mean + ((lips - mean) @ vt[:1].T) @ vt[:1]
+    rebuilt = rebuilt.reshape(c.expression.shape).astype(np.float32)
+    return compose(c.expression, rebuilt, w, alpha=1.0, smoothing=0.0, rest=c.rest)
 
 
 def run(clips: list[Clip], render: bool) -> dict[str, dict[str, dict]]:
@@ -357,6 +381,8 @@ def run(clips: list[Clip], render: bool) -> dict[str, dict[str, dict]]:
             "closed (α=0)": closed_edit(c),
             "train mean mouth": mean_mouth_edit(c, np.arange(c.split)),
             "held-out mean (oracle)": mean_mouth_edit(c, c.frames),
+            "true opening (oracle)": oracle_edit(c, "opening"),
+            "top motion (oracle)": oracle_edit(c, "top"),
             "visemes": viseme_edit(c),
             "visemes, clip phones": viseme_edit(c, clip_phones=True),
             "learned, sound only": learned_edit(c, phones=False),
