@@ -8,14 +8,19 @@ viseme driver (default library, the clip's own recognised phones) on the same fr
   dist   mean 2-D distance of the lip contour points, % of the inter-ocular distance
   lag    the lag of the best cross-correlation of the predicted opening with the truth
          (positive: the truth is late)
+Then the means by language (the manifest's guess: German, French and Chinese clips beside
+the English ones), with the learned model on the sound alone too (no phones, what a
+language the recogniser does not know would give).
     python bench/lip_model_cv.py [--folds 6] [--steps 1500]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 from _data import need_data
@@ -40,6 +45,13 @@ def corpus_as_shipped(shipped: LipModel) -> tuple[list, object, set[str]]:
     return clips, points, dropped
 
 
+def corpus_languages() -> dict[str, str]:
+    """Clip name → the corpus manifest's language guess."""
+    manifest = need_data().parent / "corpus" / "corpus.json"
+    return {Path(c["file"]).name: c.get("lang", "?")
+            for c in json.loads(manifest.read_text())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=6)
@@ -58,6 +70,8 @@ def main() -> None:
     clips, points, dropped = corpus_as_shipped(shipped)
     fold = L.speaker_folds(clips, args.folds, args.seed)
     rows = []
+    language: list[str] = []
+    languages = corpus_languages()
     print(f"{'fold':>4} {'clip':<48} {'frames':>6} {'learned corr':>12} {'visemes corr':>12} "
           f"{'learned dist':>12} {'visemes dist':>12} {'lag l/v':>7}")
     started = time.perf_counter()
@@ -71,7 +85,10 @@ def main() -> None:
         for c in test:
             a = L.score(L.predict_clip(model, c), c, points)
             v = L.score(c.visemes, c, points)
-            fold_rows.append((a.corr, v.corr, a.dist, v.dist, a.lag, v.lag, c.frame_count))
+            heard = L.score(L.predict_clip(model, c, phones=False), c, points)
+            fold_rows.append((a.corr, v.corr, a.dist, v.dist, a.lag, v.lag, c.frame_count,
+                              heard.corr))
+            language.append(languages.get(c.name, "?"))
             print(f"{f:>4} {c.name[:48]:<48} {c.frame_count:>6} {a.corr:>12.3f} "
                   f"{v.corr:>12.3f} {a.dist:>12.2f} {v.dist:>12.2f} {a.lag:>+3d}/{v.lag:<+3d}",
                   flush=True)
@@ -89,6 +106,12 @@ def main() -> None:
           f"{int((r[ok, 0] > r[ok, 1]).sum())} of {int(ok.sum())}; dist {np.mean(r[:, 2]):.2f} "
           f"vs {np.mean(r[:, 3]):.2f} % IOD; median lag learned {np.median(r[:, 4]):+.0f}, "
           f"visemes {np.median(r[:, 5]):+.0f}; {time.perf_counter() - started:.0f} s")
+    print("by language (corpus.json's guess), mean opening correlation of held-out speakers: "
+          "learned / learned on the sound alone (no phones) / visemes")
+    for lang in sorted(set(language), key=lambda g: (g != "en", g)):
+        sel = np.array([g == lang for g in language])
+        print(f"  {lang}: {int(sel.sum())} clip(s), {np.nanmean(r[sel, 0]):.3f} / "
+              f"{np.nanmean(r[sel, 7]):.3f} / {np.nanmean(r[sel, 1]):.3f}")
 
 
 if __name__ == "__main__":
