@@ -26,6 +26,7 @@ from core.motion.lipsync import (
     SpeakerFit,
     choose_adaptation,
     fit_style,
+    ridge_paths,
     shift,
     shipped_model_path,
     smooth,
@@ -246,6 +247,23 @@ def test_style_map_is_the_identity_without_evidence_and_fits_a_gain():
     np.testing.assert_allclose(np.diag(a), 1.5, atol=0.05)
     z = fit_style(np.zeros((10, 4), np.float32), np.zeros((10, 4), np.float32))
     np.testing.assert_allclose(z, np.eye(4), atol=1e-6)
+
+
+@pytest.mark.parametrize("frames", [40, 400])
+def test_the_readouts_ridge_is_the_same_from_either_side(frames):
+    # short footage is solved through the frames (fewer than the features), long footage
+    # through the features: both must be the ridge itself
+    rng = np.random.default_rng(frames)
+    x = rng.normal(size=(frames, 120))
+    y = x[:, :3] @ rng.normal(size=(3, 12)) + 0.1 * rng.normal(size=(frames, 12))
+    xt = rng.normal(size=(15, 120))
+    xc, yc, xtc = x - x.mean(0), y - y.mean(0), xt - x.mean(0)
+    paths = ridge_paths(xc, yc, xtc, (1.0, 10.0))
+    for s, pred in paths.items():
+        lam = s * float((xc**2).sum()) / x.shape[1]
+        w = np.linalg.solve(xc.T @ xc + lam * np.eye(x.shape[1]), xc.T @ yc)
+        np.testing.assert_allclose(pred, xtc @ w, atol=1e-9)
+    assert np.abs(paths[1.0]).mean() > np.abs(paths[10.0]).mean()  # more shrink, less reach
 
 
 def _speaker(seed: int = 0, frames: int = 600):

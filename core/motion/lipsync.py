@@ -27,6 +27,7 @@ layer (:class:`Readout`, :func:`choose_adaptation`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -394,6 +395,26 @@ def fit_readout(x: np.ndarray, y: np.ndarray, shrink: float) -> tuple[np.ndarray
     return w.astype(np.float32), (ym - xm @ w).astype(np.float32)
 
 
+def ridge_paths(xc: np.ndarray, yc: np.ndarray, xt: np.ndarray, shrinks: Sequence[float]
+                ) -> dict[float, np.ndarray]:
+    """``xt`` · W for the ridge W of centred ``yc`` on centred ``xc``, for every shrink
+    (λ = shrink · the mean feature energy), from one eigendecomposition: of xcᵀxc, or of
+    xc·xcᵀ when there are fewer frames than features (the same W, a smaller matrix: a
+    speaker's short footage against the readout's ±4 frames of hidden channels)."""
+    n, d = xc.shape
+    scale = max(float(np.einsum("ij,ij->", xc, xc)) / d, 1e-9)
+    if n < d:
+        vals, u = np.linalg.eigh(xc @ xc.T)
+        proj = u.T @ yc
+        reach = (xt @ xc.T) @ u
+    else:
+        vals, u = np.linalg.eigh(xc.T @ xc)
+        proj = u.T @ (xc.T @ yc)
+        reach = xt @ u
+    vals = np.maximum(vals, 0)
+    return {s: reach @ (proj / (vals + s * scale)[:, None]) for s in shrinks}
+
+
 @dataclass(frozen=True)
 class Readout:
     """A speaker's own readout of the lip model's last hidden layer, mixed with the
@@ -499,13 +520,9 @@ def choose_adaptation(coef: np.ndarray, hidden: np.ndarray, truth: np.ndarray,
             own = {s: np.zeros_like(truth, dtype=np.float64) for s in pool.shrinks}
             for test, train in parts:
                 xm, ym = x[train].mean(axis=0), truth[train].mean(axis=0)
-                xc = x[train] - xm
-                vals, vecs = np.linalg.eigh(xc.T @ xc)
-                proj = vecs.T @ (xc.T @ (truth[train] - ym))
-                scale = max(vals.sum() / len(vals), 1e-9)
-                for s in pool.shrinks:
-                    w = vecs @ (proj / (np.maximum(vals, 0) + s * scale)[:, None])
-                    own[s][test] = (x[test] - xm) @ w + ym
+                for s, pred in ridge_paths(x[train] - xm, truth[train] - ym, x[test] - xm,
+                                           pool.shrinks).items():
+                    own[s][test] = pred + ym
             for s in pool.shrinks:
                 for mix in pool.mixes:
                     for ss in (pool.style_shrinks if mix < 1 else pool.style_shrinks[:1]):
