@@ -11,7 +11,9 @@ tracked lips, as published), for each candidate pool of ``core.motion.lipsync``.
 Each fold's model is kept in --models (trained once; a second run starts at once), both
 as trained and with its weights averaged over the last --average share of the steps, so
 the two are compared on the same folds (with and without the adaptation).
-    python bench/lip_adapt_cv.py [--folds 5] [--steps 800] [--average 0.3]
+``--members 2 --channels 64`` against ``--channels 96`` (and ``--seed 1000``: members from
+seeds 1000 and 2000) is how the shipped width was chosen.
+    python bench/lip_adapt_cv.py [--folds 5] [--steps 800] [--average 0.3] [--members K]
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def fold_models(clips, points, cfg, dropped, folds: int, steps: int, seed: int,
     (seed + 1000 · member); ``only``: these folds alone."""
     fold = L.speaker_folds(clips, folds, seed)
     out = {}
-    tag = f"s{seed}" + (f"m{member}" if member else "")
+    tag = f"s{seed}" + (f"m{member}" if member else "") + (
+        "" if cfg.channels == 64 else f"c{cfg.channels}")
     for f in range(folds):
         if only is not None and f not in only:
             continue
@@ -160,6 +163,8 @@ def main() -> None:
                     help="> 1: also train that many members per fold (other seeds) and "
                          "score their ensemble against one model")
     ap.add_argument("--only-folds", default=None, help="comma-separated folds (default: all)")
+    ap.add_argument("--channels", type=int, default=None,
+                    help="the networks' width (default: the shipped model's)")
     ap.add_argument("--trained-only", action="store_true",
                     help="score only the folds whose models are already in --models")
     args = ap.parse_args()
@@ -170,7 +175,9 @@ def main() -> None:
     where = Path(args.models)
     where.mkdir(parents=True, exist_ok=True)
     only = None if args.only_folds is None else {int(f) for f in args.only_folds.split(",")}
-    members = [fold_models(clips, points, shipped.net.cfg, dropped, args.folds, args.steps,
+    cfg = shipped.net.cfg if args.channels is None else replace(shipped.net.cfg,
+                                                                 channels=args.channels)
+    members = [fold_models(clips, points, cfg, dropped, args.folds, args.steps,
                            args.seed, args.average, where, not args.trained_only, j, only)
                for j in range(args.members)]
     if args.train_only:
