@@ -336,6 +336,33 @@ def test_a_speakers_fit_moves_maps_and_smooths_in_that_order():
                                smooth(shift(coef, 2) @ style, 1.0), atol=1e-5)
 
 
+def test_the_speakers_adaptation_runs_on_one_blas_thread(take, monkeypatch):
+    # a second OpenBLAS thread spins while the cores are busy: adapting at take open took
+    # 10-25x longer beside an export or another program
+    from threadpoolctl import threadpool_info
+
+    from core.motion import lipsync
+
+    seen = []
+    real = lipsync.fit_speaker
+
+    def spy(*args, **kwargs):
+        seen.append(max([i["num_threads"] for i in threadpool_info()
+                         if i["user_api"] == "blas"], default=1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lipsync, "fit_speaker", spy)
+    samples = take.dub.samples
+    n = int(len(samples) / 16000 * 25)
+    rng = np.random.default_rng(0)
+    k_c = take.cache.canonical
+    expression = np.zeros((n, len(k_c), 3), np.float32)
+    expression[:, REG.landmarks["lower_lip_inner"], 1] = np.abs(rng.normal(size=n)) * 0.02
+    d = LearnedDriver.load(None, REG)
+    d.adapt(samples, expression, np.ones(n, np.uint8), 25.0, k_c, REG)
+    assert len(seen) == len(d.model.nets) and set(seen) == {1}
+
+
 def test_the_style_is_learned_from_a_speaking_video(shared_data, cache_root):
     t = open_take(shared_data / "video" / "woman_glasses.mp4", SPEECH, transcript=TEXT,
                   cache_root=cache_root)

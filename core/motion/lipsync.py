@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from core.align import Alignment
@@ -625,8 +626,12 @@ class LearnedDriver:
         fits = []
         for member in self.model.members():  # each member adapts on its own
             coef, hidden = member.coefficients_and_hidden(feats, n, fps, vis)
-            fits.append(fit_speaker(coef, hidden, truth, valid, use,
-                                    self._opening_of(regions), fps, self.pool, self.max_lead))
+            # one BLAS thread: its second thread spins while the cores are busy (an
+            # export, another program), which made this 10-25x slower there
+            with threadpool_limits(limits=1, user_api="blas"):
+                fits.append(fit_speaker(coef, hidden, truth, valid, use,
+                                        self._opening_of(regions), fps, self.pool,
+                                        self.max_lead))
         self.fits = [] if fits[0] is None else fits
         return 0 if self.fit is None else int(use.sum())
 
