@@ -22,19 +22,21 @@ import argparse
 import os
 
 import numpy as np
-from _data import need_data
+from _data import need_data, tracked
 from scipy.signal import find_peaks
 
-from core.hashing import file_hash
-from core.keypoints.analyze import analyze_keypoints
 from core.keypoints.decompose import mouth_opening
 from core.keypoints.regions import load_regions
-from core.media import load_audio, open_media
+from core.media import load_audio
 from core.media.audio import rms_envelope
-from core.motion.lipsync import LearnedDriver, frame_positions, sound_features, speech_gate
+from core.motion.lipsync import (
+    LearnedDriver,
+    frame_positions,
+    pearson,
+    sound_features,
+    speech_gate,
+)
 from core.motion.mouth import mouth_width
-from core.paths import user_cache_dir
-from core.tracking.registry import get_tracker
 
 REG = load_regions("mediapipe")
 RECORDINGS = ("en_radio31", "en_radio36", "en_short1", "de_speech", "fr_speech", "zh_speech",
@@ -42,20 +44,12 @@ RECORDINGS = ("en_radio31", "en_radio36", "en_short1", "de_speech", "fr_speech",
 MAX_LAG = 3
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    den = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / den) if den > 1e-12 else float("nan")
-
-
 def follows(opening: np.ndarray, envelope: np.ndarray) -> float:
     """The best correlation of the opening with the loudness within ±MAX_LAG frames."""
     n = len(opening)
-    best = -np.inf
-    for k in range(-MAX_LAG, MAX_LAG + 1):
-        lo, hi = max(0, k), min(n, n + k)
-        best = max(best, pearson(opening[lo:hi], envelope[lo - k:hi - k]))
-    return best
+    return float(np.nanmax([pearson(opening[max(0, k):min(n, n + k)],
+                                    envelope[max(0, -k):min(n, n - k)])
+                            for k in range(-MAX_LAG, MAX_LAG + 1)]))
 
 
 def peak_rate(x: np.ndarray, fps: float) -> float:
@@ -71,10 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     data = need_data()
     path = data / "video" / f"{args.clip}.mp4"
-    source = open_media(path)
-    cache = analyze_keypoints(source, media_hash=file_hash(path), root=user_cache_dir(),
-                              tracker=get_tracker("mediapipe")).cache
-    source.close()
+    cache = tracked(path)
     fps, canonical = float(cache.fps), cache.canonical
     driver = LearnedDriver.load(None, REG)
     if not args.portrait:
@@ -94,7 +85,7 @@ def main() -> None:
         n = int(audio.duration * fps)
         feats = sound_features(audio.samples, driver.model.mel)
         gate = speech_gate(feats, frame_positions(n, fps, driver.model.mel)) > 0.5
-        lips = driver.motion(audio.samples, n, fps, canonical, REG)
+        lips = driver.motion_of(feats, n, fps, canonical, REG)
         gap = mouth_opening(canonical[None] + lips.delta, REG) - mouth_opening(canonical, REG)
         gap = gap / mw * 100
         env = rms_envelope(audio, fps, window_s=2.0 / fps, n_frames=n)

@@ -15,15 +15,11 @@ import time
 
 import numpy as np
 import torch
-from _data import need_data
+from _data import need_data, tracked
 
-from core.hashing import file_hash
-from core.keypoints.analyze import analyze_keypoints
 from core.keypoints.regions import load_regions
-from core.media import load_audio, open_media
+from core.media import load_audio
 from core.motion.lipsync import LearnedDriver, LipModel, shipped_model_path
-from core.paths import user_cache_dir
-from core.tracking.registry import get_tracker
 
 
 def adaptation(model: LipModel, regions, data, seconds: float = 30.0) -> None:
@@ -31,10 +27,7 @@ def adaptation(model: LipModel, regions, data, seconds: float = 30.0) -> None:
     from preview_latency import Hog
 
     path = data / "video" / "woman_glasses.mp4"
-    source = open_media(path)
-    cache = analyze_keypoints(source, media_hash=file_hash(path), root=user_cache_dir(),
-                              tracker=get_tracker("mediapipe")).cache
-    source.close()
+    cache = tracked(path)
     fps = float(cache.fps)
     n = int(seconds * fps)
     reps = -(-n // cache.frame_count)
